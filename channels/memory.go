@@ -1,0 +1,129 @@
+// Package channels holds the in-memory [relay.Channels] store that a single
+// gateway node uses.
+package channels
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// DefaultMaxPerConnection bounds how many channels one connection may join.
+const DefaultMaxPerConnection = 1000
+
+// pageSize is how many members Members hands over at a time.
+const pageSize = 1024
+
+// Memory is a relay.Channels store in memory. The zero value is not usable;
+// call NewMemory.
+type Memory struct {
+	maxPerConn int
+
+	mu      sync.RWMutex
+	members map[string]map[string]struct{} // channel -> connection IDs
+	joined  map[string]map[string]struct{} // connection ID -> channels
+}
+
+var _ relay.Channels = (*Memory)(nil)
+
+// NewMemory returns an empty store that lets one connection join at most
+// maxPerConnection channels (zero: DefaultMaxPerConnection); past that,
+// Subscribe returns an error matching wire.ErrRateLimited.
+func NewMemory(maxPerConnection int) *Memory {
+	if maxPerConnection <= 0 {
+		maxPerConnection = DefaultMaxPerConnection
+	}
+	return &Memory{
+		maxPerConn: maxPerConnection,
+		members:    make(map[string]map[string]struct{}),
+		joined:     make(map[string]map[string]struct{}),
+	}
+}
+
+// Subscribe adds connectionID to channel.
+func (m *Memory) Subscribe(_ context.Context, channel, connectionID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	chans := m.joined[connectionID]
+	if _, ok := chans[channel]; ok {
+		return nil
+	}
+	if len(chans) >= m.maxPerConn {
+		return wire.Errorf(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", m.maxPerConn))
+	}
+	if chans == nil {
+		chans = make(map[string]struct{})
+		m.joined[connectionID] = chans
+	}
+	chans[channel] = struct{}{}
+	set := m.members[channel]
+	if set == nil {
+		set = make(map[string]struct{})
+		m.members[channel] = set
+	}
+	set[connectionID] = struct{}{}
+	return nil
+}
+
+// Unsubscribe removes connectionID from channel.
+func (m *Memory) Unsubscribe(_ context.Context, channel, connectionID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.remove(channel, connectionID)
+	if chans := m.joined[connectionID]; chans != nil {
+		delete(chans, channel)
+		if len(chans) == 0 {
+			delete(m.joined, connectionID)
+		}
+	}
+	return nil
+}
+
+func (m *Memory) remove(channel, connectionID string) {
+	set := m.members[channel]
+	delete(set, connectionID)
+	if len(set) == 0 {
+		delete(m.members, channel)
+	}
+}
+
+// Members hands the channel's subscribers to fn in pages, outside the lock.
+func (m *Memory) Members(ctx context.Context, channel string, fn func([]string) error) error {
+	m.mu.RLock()
+	set := m.members[channel]
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	m.mu.RUnlock()
+	for start := 0; start < len(ids); start += pageSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(ids[start:min(start+pageSize, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DropConnection removes connectionID from every channel it joined.
+func (m *Memory) DropConnection(_ context.Context, connectionID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for channel := range m.joined[connectionID] {
+		m.remove(channel, connectionID)
+	}
+	delete(m.joined, connectionID)
+	return nil
+}
+
+// Len returns the number of channels with at least one member.
+func (m *Memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.members)
+}

@@ -1,0 +1,35 @@
+package channels_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/monologue-go/monologue/channels"
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/relay/relaytest"
+	"github.com/monologue-go/monologue/wire"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	relaytest.TestChannels(t, func(*testing.T) relay.Channels { return channels.NewMemory(0) })
+}
+
+func TestMemoryLimitPerConnection(t *testing.T) {
+	ctx := context.Background()
+	m := channels.NewMemory(2)
+	for _, ch := range []string{"a", "b", "a"} {
+		if err := m.Subscribe(ctx, ch, "c1"); err != nil {
+			t.Fatalf("Subscribe(%s): %v", ch, err)
+		}
+	}
+	if err := m.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrRateLimited) {
+		t.Fatalf("third channel: err = %v, want rate_limited", err)
+	}
+	if err := m.DropConnection(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("Len after drop = %d, want 0", n)
+	}
+}

@@ -1,0 +1,57 @@
+package relaytest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// Recorder is an in-memory relay.Sender for unit tests: it keeps every frame
+// sent to a connection it knows, and answers wire.ErrGone for others.
+type Recorder struct {
+	mu     sync.Mutex
+	frames map[string][]string
+}
+
+var _ relay.Sender = (*Recorder)(nil)
+
+// NewRecorder returns a Recorder that knows the given connection IDs.
+func NewRecorder(connectionIDs ...string) *Recorder {
+	r := &Recorder{frames: make(map[string][]string)}
+	for _, id := range connectionIDs {
+		r.frames[id] = nil
+	}
+	return r
+}
+
+// Send records data for connectionID.
+func (r *Recorder) Send(_ context.Context, connectionID string, data []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	frames, ok := r.frames[connectionID]
+	if !ok {
+		return wire.ErrGone
+	}
+	r.frames[connectionID] = append(frames, string(data))
+	return nil
+}
+
+// Remove forgets a connection, so later sends to it are gone.
+func (r *Recorder) Remove(connectionID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.frames, connectionID)
+}
+
+// Take returns and clears the frames sent to connectionID.
+func (r *Recorder) Take(connectionID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	frames := r.frames[connectionID]
+	if _, ok := r.frames[connectionID]; ok {
+		r.frames[connectionID] = nil
+	}
+	return frames
+}

@@ -1,0 +1,58 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/monologue-go/monologue/wire"
+)
+
+// reply sends data to the connection that caused the event. A reply to a
+// connection that has gone is dropped: there is nobody left to tell.
+func (r *Relay) reply(ctx context.Context, connectionID string, data []byte) error {
+	err := r.opts.Sender.Send(ctx, connectionID, data)
+	if err == nil || errors.Is(err, wire.ErrGone) {
+		return nil
+	}
+	if errors.Is(err, wire.ErrRateLimited) {
+		r.log.DebugContext(ctx, "reply dropped: queue full", "connection", connectionID)
+		return nil
+	}
+	return fmt.Errorf("relay: reply to %s: %w", connectionID, err)
+}
+
+// build builds a reply in a pooled buffer and sends it.
+func (r *Relay) build(ctx context.Context, connectionID string, appendFrame func([]byte) []byte) error {
+	bp := r.bufs.Get().(*[]byte)
+	buf := appendFrame((*bp)[:0])
+	err := r.reply(ctx, connectionID, buf)
+	*bp = buf
+	r.bufs.Put(bp)
+	return err
+}
+
+// replyError answers the client with an error frame for err. A *wire.Error
+// keeps its code; anything else is reported as internal and returned.
+func (r *Relay) replyError(ctx context.Context, connectionID string, err error, id []byte, to string) error {
+	var werr *wire.Error
+	var ret error
+	if !errors.As(err, &werr) {
+		werr = wire.Errorf(wire.CodeInternal, "internal error")
+		ret = err
+		r.log.ErrorContext(ctx, "relay error", "connection", connectionID, "err", err)
+	}
+	if r.opts.OnError != nil {
+		r.opts.OnError(werr.Code)
+	}
+	message := werr.Message
+	if message == "" {
+		message = string(werr.Code)
+	}
+	if sendErr := r.build(ctx, connectionID, func(b []byte) []byte {
+		return wire.AppendError(b, werr.Code, message, id, to)
+	}); sendErr != nil && ret == nil {
+		ret = sendErr
+	}
+	return ret
+}

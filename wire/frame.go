@@ -1,0 +1,196 @@
+package wire
+
+import "bytes"
+
+// Actions a client may name in a frame's "action" field. They are also the
+// route keys of the API Gateway deployment.
+const (
+	ActionLoopback    = "loopback"
+	ActionSendMessage = "sendmessage"
+	ActionSend        = "send"
+	ActionSubscribe   = "subscribe"
+	ActionUnsubscribe = "unsubscribe"
+	ActionPublish     = "publish"
+)
+
+// Route keys that are not actions.
+const (
+	RouteConnect    = "$connect"
+	RouteDisconnect = "$disconnect"
+	RouteDefault    = "$default"
+)
+
+// Actions lists every action of the protocol, in the order of the protocol table.
+var Actions = []string{ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish}
+
+// IsAction reports whether name is one of [Actions] (case-sensitive).
+func IsAction(name string) bool {
+	switch name {
+	case ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish:
+		return true
+	}
+	return false
+}
+
+// Whoami is the raw-text frame that asks for the sender's connection ID.
+const Whoami = "whoami"
+
+// MaxChannelLength bounds a channel name in bytes.
+const MaxChannelLength = 256
+
+// Frame is a parsed client frame. Raw fields hold the exact bytes of the
+// JSON value as the client sent them (nil when absent), so they can be passed
+// on without re-encoding.
+type Frame struct {
+	Whoami  bool   // the frame was the raw text "whoami"
+	Action  string // "" when absent or null
+	To      string // "" when absent or null
+	Channel string // "" when absent or null
+	Payload []byte // raw JSON value of "payload"; nil when absent
+	Message []byte // raw JSON value of "message"; nil when absent or null
+	ID      []byte // raw JSON of "id" (a string or number); nil when absent or null
+}
+
+// Route returns the route API Gateway would select for the frame with the
+// expression $request.body.action: the action when it is one of [Actions],
+// else $default.
+func (f *Frame) Route() string {
+	if IsAction(f.Action) {
+		return f.Action
+	}
+	return RouteDefault
+}
+
+// Parse parses one client text frame. It returns a *Error with code
+// bad_request when the frame is neither "whoami" nor a JSON object, or when a
+// known field has the wrong type; unknown fields are ignored. It does not
+// check that the fields an action needs are present: that is the relay's job.
+// The Raw fields of the result alias data.
+func Parse(data []byte) (Frame, error) {
+	var f Frame
+	if string(data) == Whoami {
+		f.Whoami = true
+		return f, nil
+	}
+	err := f.parseObject(data)
+	return f, err
+}
+
+func (f *Frame) parseObject(b []byte) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		if _, err := scanValue(b, i, 0); err != nil || i >= len(b) {
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		return Errorf(CodeBadRequest, "frame is not a JSON object")
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return checkTrailing(b, i+1)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		keyEnd, keyEscaped, err := scanString(b, i)
+		if err != nil {
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		key := b[i:keyEnd]
+		i = skipSpace(b, keyEnd)
+		if i >= len(b) || b[i] != ':' {
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		i = skipSpace(b, i+1)
+		start := i
+		if i, err = scanValue(b, i, 1); err != nil {
+			if err == errTooDeep {
+				return Errorf(CodeBadRequest, "frame is nested too deeply")
+			}
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		if err := f.setField(key, keyEscaped, b[start:i]); err != nil {
+			return err
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return checkTrailing(b, i+1)
+		default:
+			return Errorf(CodeBadRequest, "frame is not JSON")
+		}
+	}
+}
+
+func checkTrailing(b []byte, i int) error {
+	if skipSpace(b, i) != len(b) {
+		return Errorf(CodeBadRequest, "frame is not JSON")
+	}
+	return nil
+}
+
+var (
+	keyAction  = []byte(`"action"`)
+	keyTo      = []byte(`"to"`)
+	keyChannel = []byte(`"channel"`)
+	keyPayload = []byte(`"payload"`)
+	keyMessage = []byte(`"message"`)
+	keyID      = []byte(`"id"`)
+)
+
+// setField stores a field's raw value. Duplicate keys: the last one wins, as
+// with encoding/json.
+func (f *Frame) setField(key []byte, keyEscaped bool, value []byte) error {
+	if keyEscaped {
+		key = []byte(`"` + unquote(key, true) + `"`)
+	}
+	isNull := string(value) == "null"
+	switch {
+	case bytes.Equal(key, keyPayload):
+		f.Payload = value
+	case bytes.Equal(key, keyAction):
+		return stringField(&f.Action, "action", value, isNull)
+	case bytes.Equal(key, keyTo):
+		return stringField(&f.To, "to", value, isNull)
+	case bytes.Equal(key, keyChannel):
+		if err := stringField(&f.Channel, "channel", value, isNull); err != nil {
+			return err
+		}
+		if len(f.Channel) > MaxChannelLength {
+			return Errorf(CodeBadRequest, "channel is longer than 256 bytes")
+		}
+	case bytes.Equal(key, keyMessage):
+		f.Message = nil
+		if !isNull {
+			f.Message = value
+		}
+	case bytes.Equal(key, keyID):
+		f.ID = nil
+		if isNull {
+			return nil
+		}
+		if value[0] != '"' && value[0] != '-' && !isDigit(value[0]) {
+			return Errorf(CodeBadRequest, "id must be a string or a number")
+		}
+		f.ID = value
+	}
+	return nil
+}
+
+func stringField(dst *string, name string, value []byte, isNull bool) error {
+	if isNull {
+		*dst = ""
+		return nil
+	}
+	if value[0] != '"' {
+		return Errorf(CodeBadRequest, name+" must be a string")
+	}
+	_, escaped, _ := scanString(value, 0)
+	*dst = unquote(value, escaped)
+	return nil
+}
