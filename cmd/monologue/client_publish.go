@@ -1,0 +1,12 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// runPublish is being written; this placeholder keeps the command table compiling.
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return errors.New("not implemented yet")
+}
