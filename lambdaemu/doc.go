@@ -1,0 +1,9 @@
+// Package lambdaemu lets the gateway run the AWS code path on one machine: it
+// is a gateway integration that turns each relay event into the event JSON
+// API Gateway would send to a Lambda function, and hands it to an [Invoker]:
+// the awslambda handler in process, or the real bootstrap binary as a child
+// process serving the Lambda Runtime API.
+//
+// Entry points: [New] returns an [Integration] with Handle and Broadcast, the
+// two methods the gateway calls.
+package lambdaemu
