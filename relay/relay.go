@@ -133,7 +133,7 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 	if frame == nil {
 		f, err := wire.Parse(ev.Body)
 		if err != nil {
-			return r.replyError(ctx, ev.ConnectionID, err, nil, "")
+			return r.replyError(ctx, ev.ConnectionID, err, f.ID, "")
 		}
 		frame = &f
 	}

@@ -65,7 +65,9 @@ func (f *Frame) Route() string {
 // bad_request when the frame is neither "whoami" nor a JSON object, or when a
 // known field has the wrong type; unknown fields are ignored. It does not
 // check that the fields an action needs are present: that is the relay's job.
-// The Raw fields of the result alias data.
+// The Raw fields of the result alias data. When a field has the wrong type,
+// the rest of the frame is still read, so the returned Frame's ID can be
+// echoed on the error frame.
 func Parse(data []byte) (Frame, error) {
 	var f Frame
 	if string(data) == Whoami {
@@ -77,6 +79,7 @@ func Parse(data []byte) (Frame, error) {
 }
 
 func (f *Frame) parseObject(b []byte) error {
+	var typeErr error // the first field of the wrong type
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		if _, err := scanValue(b, i, 0); err != nil || i >= len(b) {
@@ -109,8 +112,8 @@ func (f *Frame) parseObject(b []byte) error {
 			}
 			return Errorf(CodeBadRequest, "frame is not JSON")
 		}
-		if err := f.setField(key, keyEscaped, b[start:i]); err != nil {
-			return err
+		if err := f.setField(key, keyEscaped, b[start:i]); err != nil && typeErr == nil {
+			typeErr = err
 		}
 		i = skipSpace(b, i)
 		if i >= len(b) {
@@ -120,7 +123,10 @@ func (f *Frame) parseObject(b []byte) error {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			return checkTrailing(b, i+1)
+			if err := checkTrailing(b, i+1); err != nil {
+				return err
+			}
+			return typeErr
 		default:
 			return Errorf(CodeBadRequest, "frame is not JSON")
 		}

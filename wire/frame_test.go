@@ -68,6 +68,15 @@ func TestParseBadRequest(t *testing.T) {
 	}
 }
 
+func TestParseTypeErrorKeepsID(t *testing.T) {
+	for _, in := range []string{`{"to":5,"id":"r1"}`, `{"id":"r1","action":true}`, `{"channel":{},"id":"r1","to":[1]}`} {
+		f, err := Parse([]byte(in))
+		if !errors.Is(err, ErrBadRequest) || string(f.ID) != `"r1"` {
+			t.Errorf("Parse(%s) = id %s, err %v; want id \"r1\" and bad_request", in, f.ID, err)
+		}
+	}
+}
+
 func TestParseDepthLimit(t *testing.T) {
 	deep := `{"payload":` + string(bytes.Repeat([]byte("["), maxDepth+1)) + string(bytes.Repeat([]byte("]"), maxDepth+1)) + `}`
 	if _, err := Parse([]byte(deep)); !errors.Is(err, ErrBadRequest) {
