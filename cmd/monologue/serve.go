@@ -2,11 +2,265 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/monologue-go/monologue/gateway"
 )
 
-// runServe is being written; this placeholder keeps the command table compiling.
+// rcFile is the client configuration serve writes when it generates a key.
+const rcFile = ".monologuerc"
+
+// serveConfig is the command line of serve.
+type serveConfig struct {
+	addr, adminAddr  string
+	apiKeys          []string
+	maxMessageSize   int
+	idleTimeout      time.Duration
+	maxConnectionAge time.Duration
+	rateLimit        float64
+	tlsCert, tlsKey  string
+	logLevel         slog.Level
+	integration      integrationConfig
+}
+
+// integrationConfig is what an integration needs from the command line.
+// Integrations that need more (the Lambda one: bootstrap path, DynamoDB
+// endpoint and table) add their fields here and their flags in
+// integrationFlags.
+type integrationConfig struct {
+	// name is the --integration value: "relay", or KIND=ARGUMENT for
+	// integrations that take one.
+	name string
+	// adminURL is the management listener's base URL (http://HOST:PORT,
+	// no trailing slash): the endpoint of API Gateway's @connections API
+	// for an integration that posts back the way a Lambda would.
+	adminURL string
+	logger   *slog.Logger
+}
+
+// integrationFlags registers the flags of the integrations.
+func integrationFlags(fs *flag.FlagSet, cfg *integrationConfig) {
+	fs.StringVar(&cfg.name, "integration", "relay", "where events go: relay (in process)")
+}
+
+// newIntegration returns the gateway's Options.NewIntegration for
+// cfg.name; nil selects the gateway's in-process relay.
+func newIntegration(cfg integrationConfig) (func(*gateway.Gateway) (gateway.Integration, error), error) {
+	kind, arg, hasArg := strings.Cut(cfg.name, "=")
+	switch kind {
+	case "relay":
+		if hasArg {
+			return nil, fmt.Errorf("integration relay takes no argument (got %q)", arg)
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown integration %q (want relay)", cfg.name)
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: monologue serve [flags]\n\nRun the gateway: WebSocket relay, @connections API and metrics.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "public listener: WebSocket, POST /channels/{channel}, /healthz (port 0: any free port)")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "management listener: @connections API, /metrics, /healthz; keep it private")
+	fs.Func("api-key", "an accepted API key, one tenant per key (repeatable; none: generate one and write "+rcFile+")", func(key string) error {
+		if key == "" {
+			return errors.New("empty API key")
+		}
+		cfg.apiKeys = append(cfg.apiKeys, key)
+		return nil
+	})
+	fs.IntVar(&cfg.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest message in bytes, either way")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close connections idle this long (0: never)")
+	fs.DurationVar(&cfg.maxConnectionAge, "max-connection-age", gateway.DefaultMaxConnectionAge, "close connections this old (0: never)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "messages per second per connection (0: no limit)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "certificate file: serve wss:// on the public listener (with --tls-key)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key file of --tls-cert")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	integrationFlags(fs, &cfg.integration)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, exitError(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "serve takes no arguments (got %q)\n", fs.Args())
+		return cfg, exitError(2)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return cfg, errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.maxMessageSize <= 0 {
+		return cfg, errors.New("--max-message-size must be positive")
+	}
+	return cfg, nil
+}
+
+// runServe runs the gateway until ctx is cancelled, then shuts it down.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	generated := len(cfg.apiKeys) == 0
+	if generated {
+		cfg.apiKeys = []string{newAPIKey()}
+	}
+
+	publicListener, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	defer publicListener.Close()
+	adminListener, err := net.Listen("tcp", cfg.adminAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.adminAddr, err)
+	}
+	defer adminListener.Close()
+	scheme := "ws"
+	if cfg.tlsCert != "" {
+		scheme = "wss"
+	}
+	endpoint := scheme + "://" + dialAddr(publicListener.Addr()) + "/"
+	adminURL := "http://" + dialAddr(adminListener.Addr())
+
+	cfg.integration.adminURL, cfg.integration.logger = adminURL, logger
+	build, err := newIntegration(cfg.integration)
+	if err != nil {
+		return fmt.Errorf("--integration: %w", err)
+	}
+	gw, err := gateway.New(gateway.Options{
+		MaxMessageSize:   cfg.maxMessageSize,
+		IdleTimeout:      noneIfZero(cfg.idleTimeout),
+		MaxConnectionAge: noneIfZero(cfg.maxConnectionAge),
+		APIKeys:          cfg.apiKeys,
+		MessageRate:      cfg.rateLimit,
+		Logger:           logger,
+		NewIntegration:   build,
+	})
+	if err != nil {
+		return err
+	}
+
+	if generated {
+		rc := fmt.Sprintf("[opts]\nendpoint=%s\napiKey=%s\n", endpoint, cfg.apiKeys[0])
+		if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", rcFile, err)
+		}
+	}
+	fmt.Fprintf(stdout, "listening %s\n", endpoint)
+	fmt.Fprintf(stdout, "admin %s/@connections/{id} and %s/metrics\n", adminURL, adminURL)
+	for _, key := range cfg.apiKeys {
+		fmt.Fprintf(stdout, "api key %s\n", key)
+	}
+	if generated {
+		fmt.Fprintf(stdout, "generated the key and wrote %s\n", rcFile)
+	}
+	fmt.Fprintf(stdout, "try: wscat -c %s -H \"x-api-key: %s\"\n", endpoint, cfg.apiKeys[0])
+
+	return serveUntilDone(ctx, cfg, gw, publicListener, adminListener, logger)
+}
+
+// serveUntilDone serves both listeners until ctx ends or one fails, then
+// shuts down: the public server first (no new handshakes), then the
+// gateway's connections, then the admin server.
+func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, publicListener, adminListener net.Listener, logger *slog.Logger) error {
+	var http1 http.Protocols
+	http1.SetHTTP1(true) // WebSocket upgrades need HTTP/1.1, also over TLS
+	public := &http.Server{
+		Handler:           gw.Handler(),
+		Protocols:         &http1,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	admin := &http.Server{
+		Handler:           gw.AdminHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	failed := make(chan error, 2)
+	go func() {
+		var err error
+		if cfg.tlsCert != "" {
+			err = public.ServeTLS(publicListener, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			err = public.Serve(publicListener)
+		}
+		failed <- fmt.Errorf("public listener: %w", err)
+	}()
+	go func() { failed <- fmt.Errorf("admin listener: %w", admin.Serve(adminListener)) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-failed:
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := errors.Join(serveErr, public.Shutdown(shutdownCtx), gw.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
+	for range 2 - countSent(serveErr) {
+		if e := <-failed; !errors.Is(e, http.ErrServerClosed) {
+			err = errors.Join(err, e)
+		}
+	}
+	return err
+}
+
+func countSent(err error) int {
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// dialAddr is addr as a client would dial it: an unspecified IP (0.0.0.0,
+// ::) becomes 127.0.0.1.
+func dialAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}
+
+// noneIfZero maps the command line's 0 (never) to the gateway's negative.
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// newAPIKey returns a random key of 192 bits.
+func newAPIKey() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

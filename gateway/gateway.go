@@ -1,0 +1,241 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/monologue-go/monologue/channels"
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// Gateway is the WebSocket server. Its connection table is a relay.Sender
+// and a relay.Tenants. Create it with [New], serve [Gateway.Handler] on the
+// public listener and [Gateway.AdminHandler] on the management one, and stop
+// it with [Gateway.Shutdown].
+type Gateway struct {
+	opts        Options
+	log         *slog.Logger
+	keys        keyring
+	integration Integration
+	metrics     *metrics
+	conns       *table
+
+	// ctx is the context of integration calls made outside an HTTP request;
+	// cancel ends it when Shutdown gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// lifecycle orders registration against Shutdown: a connection is
+	// registered (and counted in running) under the read lock only while
+	// closing is false.
+	lifecycle sync.RWMutex
+	closing   bool
+	running   sync.WaitGroup // one per registered connection's reader goroutine
+
+	public http.Handler
+	admin  http.Handler
+}
+
+var (
+	_ relay.Sender  = (*Gateway)(nil)
+	_ relay.Tenants = (*Gateway)(nil)
+)
+
+// New returns a Gateway configured by opts, with its integration built.
+func New(opts Options) (*Gateway, error) {
+	opts = opts.withDefaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: register metrics: %w", err)
+	}
+	g := &Gateway{
+		opts:    opts,
+		log:     opts.Logger,
+		keys:    newKeyring(opts.APIKeys),
+		metrics: m,
+		conns:   newTable(),
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	newIntegration := opts.NewIntegration
+	if newIntegration == nil {
+		newIntegration = defaultIntegration
+	}
+	g.integration, err = newIntegration(g)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: build integration: %w", err)
+	}
+	if g.integration == nil {
+		return nil, fmt.Errorf("gateway: NewIntegration returned no integration")
+	}
+	g.public = g.publicMux()
+	g.admin = g.adminMux()
+	return g, nil
+}
+
+// defaultIntegration is the in-process relay over an in-memory channel store.
+func defaultIntegration(g *Gateway) (Integration, error) {
+	opts := g.RelayOptions()
+	opts.Channels = channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
+	return relay.New(opts), nil
+}
+
+// RelayOptions returns relay options wired to this gateway: the gateway as
+// Sender (and as Tenants when it has several API keys), its logger, message
+// size limit and error metrics. Channels is left for the caller to set. It
+// is how a NewIntegration that runs the relay in process with another store
+// (or another Sender, in a cluster) starts.
+func (g *Gateway) RelayOptions() relay.Options {
+	opts := relay.Options{
+		Sender:         g,
+		Logger:         g.log,
+		MaxMessageSize: g.opts.MaxMessageSize,
+		OnError:        g.CountError,
+	}
+	if g.keys.multiTenant() {
+		opts.Tenants = g
+	}
+	return opts
+}
+
+// CountError counts one error frame with the given code in the errors
+// metric. The default integration calls it for every error it answers.
+func (g *Gateway) CountError(code wire.Code) { g.metrics.countError(code) }
+
+// Handler returns the public listener's handler: the WebSocket at "/" and
+// "/{stage}", POST /channels/{channel} and GET /healthz.
+func (g *Gateway) Handler() http.Handler { return g.public }
+
+// AdminHandler returns the management listener's handler: API Gateway's
+// @connections API (with or without a stage prefix), GET /metrics and
+// GET /healthz. Serve it on a listener that is not public.
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+
+// Send queues data as a text frame to the connection. It never blocks: it
+// returns an error matching wire.ErrGone when the connection does not exist
+// or is closing, wire.ErrPayloadTooLarge when data is over MaxMessageSize,
+// and wire.ErrRateLimited (counted as a drop) when the connection's send
+// queue is full. data is copied.
+func (g *Gateway) Send(_ context.Context, connectionID string, data []byte) error {
+	c := g.conns.get(connectionID)
+	if c == nil {
+		return goneError(connectionID)
+	}
+	if len(data) > g.opts.MaxMessageSize {
+		return wire.Errorf(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
+	}
+	return c.send(data)
+}
+
+// TenantOf returns the tenant of a connection; ok is false when it does not
+// exist.
+func (g *Gateway) TenantOf(connectionID string) (tenant string, ok bool) {
+	c := g.conns.get(connectionID)
+	if c == nil {
+		return "", false
+	}
+	return c.tenant, true
+}
+
+// ConnectionInfo describes an open connection, as the management API's
+// GetConnection reports it.
+type ConnectionInfo struct {
+	ID           string
+	ConnectedAt  time.Time
+	LastActiveAt time.Time
+	SourceIP     string
+	UserAgent    string
+	Tenant       string
+	// Stage is the first path segment of the handshake URL ("" for "/").
+	Stage string
+}
+
+// Connection returns what is known about an open connection; ok is false
+// when it does not exist or is closing.
+func (g *Gateway) Connection(connectionID string) (info ConnectionInfo, ok bool) {
+	c := g.conns.get(connectionID)
+	if c == nil || c.isClosing() {
+		return info, false
+	}
+	return ConnectionInfo{
+		ID:           c.id,
+		ConnectedAt:  time.Unix(0, c.connectedAt),
+		LastActiveAt: time.Unix(0, c.lastActive.Load()),
+		SourceIP:     c.sourceIP,
+		UserAgent:    c.userAgent,
+		Tenant:       c.tenant,
+		Stage:        c.stage,
+	}, true
+}
+
+// DeleteConnection closes a connection with status 1000, as the management
+// API's DeleteConnection does, after the frames already queued for it. It
+// returns an error matching wire.ErrGone when the connection does not exist
+// or is already closing.
+func (g *Gateway) DeleteConnection(connectionID string) error {
+	c := g.conns.get(connectionID)
+	if c == nil || !c.requestClose(closeNormal, "connection deleted") {
+		return goneError(connectionID)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, closes every connection with status
+// 1001, and waits for their goroutines and $disconnect events. When ctx ends
+// first, it drops the remaining sockets, cancels the integration's context
+// and returns ctx.Err(). Shut the http.Servers down first, so that no
+// handshake is in flight.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.lifecycle.Lock()
+	g.closing = true
+	g.lifecycle.Unlock()
+	g.conns.each(func(c *conn) { c.requestClose(closeGoingAway, "server shutting down") })
+	done := make(chan struct{})
+	go func() {
+		g.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		g.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	g.conns.each(func(c *conn) { _ = c.netConn.Close() })
+	g.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(100 * time.Millisecond):
+		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	}
+}
+
+// register adds c to the table and counts its reader goroutine, unless the
+// gateway is shutting down.
+func (g *Gateway) register(c *conn) bool {
+	g.lifecycle.RLock()
+	defer g.lifecycle.RUnlock()
+	if g.closing {
+		return false
+	}
+	g.running.Add(1)
+	g.conns.add(c)
+	g.metrics.connections.Inc()
+	g.metrics.opened.Inc()
+	return true
+}
+
+func (g *Gateway) shuttingDown() bool {
+	g.lifecycle.RLock()
+	defer g.lifecycle.RUnlock()
+	return g.closing
+}
+
+func goneError(connectionID string) error {
+	return wire.Errorf(wire.CodeGone, "no connection "+string(wire.AppendString(nil, connectionID)))
+}

@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monologue-go/monologue/relay"
+)
+
+// Defaults of [Options], mirroring API Gateway's WebSocket limits where it has one.
+const (
+	DefaultMaxMessageSize   = relay.DefaultMaxMessageSize // 128 KiB
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultMaxConnectionAge = 2 * time.Hour
+	DefaultSendQueueFrames  = 1024
+	DefaultSendQueueBytes   = 4 << 20 // 4 MiB
+	DefaultWriteTimeout     = 10 * time.Second
+)
+
+// Integration is what the gateway hands events to: the in-process relay by
+// default, or an adapter that turns events into API Gateway event JSON for a
+// Lambda handler. *relay.Relay satisfies it.
+//
+// Handle is called from the connection's reader goroutine, one event at a
+// time per connection, so events of one connection arrive in order. It must
+// not retain ev.Body or ev.Frame after it returns. For $connect, the context
+// carries the handshake request (see [ConnectRequest]), and a returned error
+// refuses the connection: with the HTTP status of a *wire.Error in it (403
+// for forbidden, as a Lambda authorizer would), else with 500.
+type Integration interface {
+	Handle(ctx context.Context, ev relay.Event) error
+	// Broadcast serves POST /channels/{channel}: it delivers payload to every
+	// subscriber of tenant's channel. A *wire.Error in the returned error
+	// chooses the HTTP status (bad_request 400, payload_too_large 413, …).
+	Broadcast(ctx context.Context, tenant, channel string, payload []byte) error
+}
+
+// Options configures a [Gateway]. The zero value of every field means the
+// documented default, so Options{} is a working single-tenant server with no
+// API key.
+type Options struct {
+	// MaxMessageSize is the largest client message (fragments reassembled)
+	// and the largest frame delivered to a client, in bytes. A message of
+	// exactly this size is accepted; one byte more closes the connection with
+	// status 1009. Zero: DefaultMaxMessageSize (128 KiB).
+	MaxMessageSize int
+
+	// IdleTimeout closes a connection with status 1001 when no frame went
+	// either way for this long. Zero: DefaultIdleTimeout (10 minutes);
+	// negative: no idle timeout.
+	IdleTimeout time.Duration
+
+	// MaxConnectionAge closes a connection with status 1001 this long after
+	// it opened. Zero: DefaultMaxConnectionAge (2 hours); negative: none.
+	MaxConnectionAge time.Duration
+
+	// APIKeys are the keys a client may present (header x-api-key or query
+	// parameter apiKey). Each key is a tenant: with one key the tenant is "",
+	// with several each gets a stable label derived from a hash of the key.
+	// Empty: no key is required and every client is tenant "".
+	APIKeys []string
+
+	// SendQueueFrames and SendQueueBytes bound each connection's send queue
+	// (frames queued or being written). A send to a full queue fails with
+	// rate_limited and is counted as a drop; a single frame always fits in
+	// an empty queue. Zero: DefaultSendQueueFrames (1024) and
+	// DefaultSendQueueBytes (4 MiB).
+	SendQueueFrames int
+	SendQueueBytes  int
+
+	// WriteTimeout closes a connection whose socket write blocks for longer
+	// than this (a client that stopped reading). It also bounds how long a
+	// closing connection waits for the client's close frame (at most 2 s).
+	// Zero: DefaultWriteTimeout (10 s).
+	WriteTimeout time.Duration
+
+	// MessageRate limits each connection to this many messages per second
+	// (a token bucket holding MessageBurst messages); a message over the
+	// limit is not handled and is answered with rate_limited. Zero: no limit.
+	MessageRate float64
+	// MessageBurst is the bucket size. Zero: MessageRate rounded up, at least 1.
+	MessageBurst int
+
+	// MaxSubscriptionsPerConnection bounds how many channels one connection
+	// may join in the default in-memory channel store. Zero:
+	// channels.DefaultMaxPerConnection.
+	MaxSubscriptionsPerConnection int
+
+	// Logger receives one Info line per connection opened and closed, and
+	// errors. Nil: slog.Default().
+	Logger *slog.Logger
+
+	// Registerer receives the gateway's Prometheus metrics; when it is also a
+	// prometheus.Gatherer (a *prometheus.Registry), GET /metrics serves it.
+	// Nil: a registry of the gateway's own, with Go and process collectors.
+	Registerer prometheus.Registerer
+
+	// NewIntegration builds the integration that events go to, given the
+	// gateway (a relay.Sender and relay.Tenants). It is called once, by New.
+	// Nil: an in-process relay over the gateway and an in-memory channel
+	// store (see [Gateway.RelayOptions]).
+	NewIntegration func(gw *Gateway) (Integration, error)
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxConnectionAge == 0 {
+		o.MaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if o.SendQueueFrames <= 0 {
+		o.SendQueueFrames = DefaultSendQueueFrames
+	}
+	if o.SendQueueBytes <= 0 {
+		o.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MessageRate > 0 && o.MessageBurst <= 0 {
+		o.MessageBurst = max(1, int(o.MessageRate+0.999999))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// closeTimeout is how long a connection closed by the server waits for the
+// client's close frame before it drops the TCP connection.
+func (o *Options) closeTimeout() time.Duration {
+	return min(o.WriteTimeout, 2*time.Second)
+}

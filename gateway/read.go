@@ -1,0 +1,327 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// readBufferSize is the size of the pooled buffered readers.
+const readBufferSize = 4096
+
+// readChunk bounds how much of a frame's declared length is allocated before
+// the bytes arrive.
+const readChunk = 32 << 10
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// source is the socket as the reader sees it: bytes that came with the
+// handshake first, then the socket, with read deadlines turned into
+// decisions by onTimeout (a timeout that decides nothing is retried).
+type source struct{ c *conn }
+
+func (s source) Read(p []byte) (int, error) {
+	c := s.c
+	if len(c.early) > 0 {
+		n := copy(p, c.early)
+		c.early = c.early[n:]
+		if len(c.early) == 0 {
+			c.early = nil
+		}
+		return n, nil
+	}
+	for {
+		n, err := c.netConn.Read(p)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if err := c.onTimeout(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (c *conn) acquireReader() {
+	if c.reader == nil {
+		c.reader = readerPool.Get().(*bufio.Reader)
+		c.reader.Reset(source{c})
+	}
+}
+
+func (c *conn) releaseReader() {
+	if c.reader != nil {
+		c.reader.Reset(nil)
+		readerPool.Put(c.reader)
+		c.reader = nil
+	}
+}
+
+// Errors of the read side that close the connection with a status.
+var errTooBig = errors.New("message too big")
+
+type protocolError struct{ err error }
+
+func (e protocolError) Error() string { return "protocol error: " + e.err.Error() }
+
+// peerClosed is the client's close frame.
+type peerClosed struct{ status ws.StatusCode }
+
+func (e peerClosed) Error() string { return "closed by client" }
+
+// readOne reads and handles one message; ok is false when the connection
+// ends.
+func (c *conn) readOne() (end ending, ok bool) {
+	op, msg, err := c.readMessage()
+	if err != nil {
+		return c.endingFor(err), false
+	}
+	if op != ws.OpText {
+		c.replyError(wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
+		return end, true
+	}
+	c.handle(*msg)
+	putBuffer(&messagePool, msg)
+	return end, true
+}
+
+// handle parses one text message once and hands it to the integration.
+func (c *conn) handle(body []byte) {
+	g := c.gw
+	ev := relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
+	var id []byte
+	if frame, err := wire.Parse(body); err == nil {
+		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
+	} // else Frame stays nil and the relay answers bad_request
+	g.metrics.messageIn(ev.Route)
+	if g.opts.MessageRate > 0 && !c.allow() {
+		c.replyError(wire.CodeRateLimited, "message rate limit exceeded", id)
+	} else if err := g.integration.Handle(g.ctx, ev); err != nil {
+		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
+	}
+}
+
+// allow takes a token from the connection's message-rate bucket.
+func (c *conn) allow() bool {
+	opts := &c.gw.opts
+	now := time.Now().UnixNano()
+	c.tokens = min(float64(opts.MessageBurst), c.tokens+float64(now-c.tokensAt)/1e9*opts.MessageRate)
+	c.tokensAt = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// replyError sends the connection an error frame of the gateway's own.
+func (c *conn) replyError(code wire.Code, message string, id []byte) {
+	c.gw.metrics.countError(code)
+	var scratch [256]byte
+	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true)
+}
+
+// endingFor maps the error that ended the read loop to a close.
+func (c *conn) endingFor(err error) ending {
+	var closed peerClosed
+	var protocol protocolError
+	switch {
+	case errors.Is(err, errTooBig):
+		return ending{status: closeMessageTooBig, reason: "message too big", initiated: true}
+	case errors.As(err, &protocol):
+		return ending{status: closeProtocolError, reason: protocol.err.Error(), initiated: true}
+	case errors.As(err, &closed):
+		status := uint16(closed.status)
+		if status == 0 {
+			status = closeNormal
+		}
+		return ending{status: status, reason: "closed by client"}
+	case errors.Is(err, errIdle):
+		return ending{status: closeGoingAway, reason: "idle timeout", initiated: true}
+	case errors.Is(err, errMaxAge):
+		return ending{status: closeGoingAway, reason: "connection age limit", initiated: true}
+	case errors.Is(err, errCloseAsked):
+		reason := "closed by server"
+		if p := c.closeReason.Load(); p != nil {
+			reason = *p
+		}
+		return ending{status: uint16(c.closeStatus.Load()), reason: reason, initiated: true}
+	}
+	if werr := c.writeError(); werr != nil {
+		return ending{reason: "write failed", err: werr}
+	}
+	return ending{reason: "connection lost", err: err}
+}
+
+// readMessage reads the next data message, reassembling fragments and
+// answering control frames on the way. A text message comes back in a
+// pooled buffer; a binary one is discarded (msg is nil).
+func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
+	state := ws.StateServerSide
+	limit := int64(c.gw.opts.MaxMessageSize)
+	var total int64
+	defer func() {
+		if err != nil && msg != nil {
+			putBuffer(&messagePool, msg)
+			msg = nil
+		}
+	}()
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return op, msg, err
+		}
+		c.touch()
+		if err := ws.CheckHeader(h, state); err != nil {
+			return op, msg, protocolError{err}
+		}
+		if h.OpCode.IsControl() {
+			if err := c.control(h); err != nil {
+				return op, msg, err
+			}
+			continue
+		}
+		if h.Length > limit-total {
+			c.skip = h.Length
+			return op, msg, errTooBig
+		}
+		total += h.Length
+		if h.OpCode != ws.OpContinuation {
+			op = h.OpCode
+		}
+		if op == ws.OpText {
+			if msg == nil {
+				msg = getBuffer(&messagePool)
+			}
+			*msg, err = c.readPayload(*msg, h)
+		} else {
+			_, err = c.reader.Discard(int(h.Length))
+		}
+		if err != nil {
+			return op, msg, err
+		}
+		if h.Fin {
+			return op, msg, nil
+		}
+		state = state.Set(ws.StateFragmented)
+	}
+}
+
+// readHeader reads a frame header, starting from what readFirst read if it
+// did. When no bytes are buffered it waits for the first two bytes straight
+// from the socket, holding no buffer meanwhile, and borrows a pooled reader
+// once they arrive.
+func (c *conn) readHeader() (h ws.Header, err error) {
+	b := c.header[:]
+	switch {
+	case c.headerRead:
+	case c.reader == nil || c.reader.Buffered() == 0:
+		c.releaseReader()
+		if _, err := io.ReadFull(source{c}, b[:2]); err != nil {
+			return h, err
+		}
+	default:
+		if _, err := io.ReadFull(c.reader, b[:2]); err != nil {
+			return h, err
+		}
+	}
+	c.headerRead = false
+	c.acquireReader()
+	h.Fin = b[0]&0x80 != 0
+	h.Rsv = (b[0] & 0x70) >> 4
+	h.OpCode = ws.OpCode(b[0] & 0x0f)
+	h.Masked = b[1]&0x80 != 0
+	length := int64(b[1] & 0x7f)
+	extra := 0
+	switch length {
+	case 126:
+		extra = 2
+	case 127:
+		extra = 8
+	}
+	if h.Masked {
+		extra += 4
+	}
+	rest := b[2 : 2+extra]
+	if _, err := io.ReadFull(c.reader, rest); err != nil {
+		return h, err
+	}
+	switch length {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
+	case 127:
+		n := binary.BigEndian.Uint64(rest)
+		if n>>63 != 0 {
+			return h, protocolError{ws.ErrHeaderLengthMSB}
+		}
+		length = int64(n)
+		rest = rest[8:]
+	}
+	h.Length = length
+	if h.Masked {
+		copy(h.Mask[:], rest)
+	}
+	return h, nil
+}
+
+// readPayload appends a frame's payload to dst, unmasked. It grows dst as
+// bytes arrive rather than by the declared length.
+func (c *conn) readPayload(dst []byte, h ws.Header) ([]byte, error) {
+	for done := int64(0); done < h.Length; {
+		n := int(min(h.Length-done, readChunk))
+		start := len(dst)
+		dst = slices.Grow(dst, n)[:start+n]
+		if _, err := io.ReadFull(c.reader, dst[start:]); err != nil {
+			return dst[:start], err
+		}
+		if h.Masked {
+			ws.Cipher(dst[start:], h.Mask, int(done))
+		}
+		done += int64(n)
+	}
+	return dst, nil
+}
+
+// control handles a ping, pong or close frame (CheckHeader has bounded its
+// length to 125 bytes).
+func (c *conn) control(h ws.Header) error {
+	n := int(h.Length)
+	p, err := c.reader.Peek(n)
+	if err != nil {
+		return err
+	}
+	if h.Masked {
+		ws.Cipher(p, h.Mask, 0)
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		_ = c.enqueue(ws.OpPong, p, true) // a full queue drops the pong
+	case ws.OpClose:
+		if n == 1 {
+			return protocolError{errors.New("close frame payload of 1 byte")}
+		}
+		status, reason := ws.ParseCloseFrameData(p)
+		if !status.Empty() {
+			if err := ws.CheckCloseFrameData(status, reason); err != nil {
+				return protocolError{err}
+			}
+		}
+		_, _ = c.reader.Discard(n)
+		return peerClosed{status}
+	}
+	_, err = c.reader.Discard(n)
+	return err
+}
