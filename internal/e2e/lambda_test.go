@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/internal/dynamolocal"
+	"github.com/monologue-go/monologue/lambdaemu"
+)
+
+// tables numbers the DynamoDB tables, one per server, so servers started
+// by parallel subtests share nothing.
+var tables atomic.Int64
+
+// startLambda returns a start function for the AWS path: the gateway turns
+// every event into API Gateway event JSON for the awslambda handler — in
+// process when bootstrap is "", else the built bootstrap as child
+// processes — whose Sender is the real management API client pointed at
+// the gateway's admin listener and whose channels are in DynamoDB Local.
+func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Config) Server {
+	return func(t *testing.T, cfg Config) Server {
+		t.Helper()
+		endpoint := dynamolocal.Start(t)
+		var path string
+		if bootstrap != nil {
+			path = bootstrap(t)
+		}
+		adminListener, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adminURL := "http://" + adminListener.Addr().String()
+		var local *lambdaemu.Local
+		gw, err := gateway.New(gateway.Options{
+			APIKeys:          []string{testAPIKey},
+			MaxMessageSize:   cfg.MaxMessageSize,
+			IdleTimeout:      cfg.IdleTimeout,
+			MaxConnectionAge: cfg.MaxConnectionAge,
+			MessageRate:      cfg.MessageRate,
+			Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+			NewIntegration: func(gw *gateway.Gateway) (gateway.Integration, error) {
+				var err error
+				local, err = lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
+					ManagementEndpoint: adminURL,
+					Stage:              "latest",
+					DynamoDBEndpoint:   endpoint,
+					Table:              fmt.Sprintf("e2e-%d", tables.Add(1)),
+					PublishKey:         testAPIKey,
+					MaxMessageSize:     cfg.MaxMessageSize,
+					Bootstrap:          path,
+					Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+				})
+				return local, err
+			},
+		})
+		if err != nil {
+			adminListener.Close()
+			t.Fatalf("gateway.New with the Lambda integration: %v", err)
+		}
+		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go admin.Serve(adminListener)
+		public := httptest.NewServer(gw.Handler())
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := gw.Shutdown(ctx); err != nil {
+				t.Errorf("gateway shutdown: %v", err)
+			}
+			public.Close()
+			admin.Close()
+			if err := local.Close(); err != nil {
+				t.Errorf("stop the function: %v", err)
+			}
+		})
+		return Server{
+			URL:       "ws" + strings.TrimPrefix(public.URL, "http") + "/",
+			PublicURL: public.URL,
+			AdminURL:  adminURL,
+			APIKey:    testAPIKey,
+		}
+	}
+}
+
+// TestLambda runs the suite with every event going through the awslambda
+// handler in process, as API Gateway event JSON.
+func TestLambda(t *testing.T) {
+	Run(t, startLambda(nil))
+}
+
+// TestBootstrap runs the suite through the real bootstrap binary, the
+// artifact that would be uploaded, speaking the Lambda Runtime API.
+func TestBootstrap(t *testing.T) {
+	Run(t, startLambda(buildBootstrap))
+}
+
+var (
+	bootstrapOnce sync.Once
+	bootstrapDir  string
+	bootstrapPath string
+	bootstrapErr  error
+)
+
+// buildBootstrap builds cmd/monologue-lambda for this machine, once per
+// test binary, with the flags of the Lambda build (lambda.norpc, no cgo).
+func buildBootstrap(t *testing.T) string {
+	t.Helper()
+	bootstrapOnce.Do(func() {
+		bootstrapDir, bootstrapErr = os.MkdirTemp("", "monologue-bootstrap-")
+		if bootstrapErr != nil {
+			return
+		}
+		bootstrapPath = filepath.Join(bootstrapDir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bootstrapPath, "github.com/monologue-go/monologue/cmd/monologue-lambda")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			bootstrapErr = fmt.Errorf("build bootstrap: %v\n%s", err, out)
+		}
+	})
+	if bootstrapErr != nil {
+		t.Fatal(bootstrapErr)
+	}
+	return bootstrapPath
+}
+
+func removeBootstrap() {
+	if bootstrapDir != "" {
+		os.RemoveAll(bootstrapDir)
+	}
+}
