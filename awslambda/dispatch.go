@@ -1,0 +1,89 @@
+package awslambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Dispatch is the function's one entry point for both APIs: it takes an
+// event's raw JSON, tells a WebSocket event (requestContext.connectionId and
+// routeKey) from an HTTP API event (version "2.0"), and hands it to
+// WebSocket or HTTP. It implements lambda.Handler, so lambda.Start(d) runs
+// it without reflection. It is safe for concurrent use.
+type Dispatch struct {
+	WebSocket *Handler
+	HTTP      *HTTPHandler // nil: HTTP API events are answered 404
+}
+
+// errUnknownEvent reports an event of neither shape.
+var errUnknownEvent = errors.New("awslambda: event is neither an API Gateway WebSocket event nor an HTTP API 2.0 event")
+
+// Responses to WebSocket events, encoded once.
+var (
+	responseOK    = []byte(`{"statusCode":200}`)
+	responseError = []byte(`{"statusCode":500}`)
+)
+
+// dispatchEvent is the union of the fields Dispatch needs from both shapes;
+// decoding into it skips the rest of a WebSocket event.
+type dispatchEvent struct {
+	Version         string `json:"version"`
+	Body            string `json:"body"`
+	IsBase64Encoded bool   `json:"isBase64Encoded"`
+	RequestContext  struct {
+		ConnectionID string `json:"connectionId"`
+		RouteKey     string `json:"routeKey"`
+		DomainName   string `json:"domainName"`
+		Stage        string `json:"stage"`
+		Identity     struct {
+			SourceIP  string `json:"sourceIp"`
+			UserAgent string `json:"userAgent"`
+		} `json:"identity"`
+	} `json:"requestContext"`
+}
+
+// Invoke handles one event given as JSON and returns the response as JSON.
+func (d *Dispatch) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev dispatchEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("awslambda: decode event: %w", err)
+	}
+	rc := &ev.RequestContext
+	switch {
+	case rc.ConnectionID != "" && rc.RouteKey != "":
+		status := d.WebSocket.serve(ctx, &webSocketEvent{
+			ConnectionID:    rc.ConnectionID,
+			RouteKey:        rc.RouteKey,
+			DomainName:      rc.DomainName,
+			Stage:           rc.Stage,
+			SourceIP:        rc.Identity.SourceIP,
+			UserAgent:       rc.Identity.UserAgent,
+			Body:            ev.Body,
+			IsBase64Encoded: ev.IsBase64Encoded,
+		})
+		if status == http.StatusOK {
+			return responseOK, nil
+		}
+		return responseError, nil
+	case ev.Version == "2.0":
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &req); err != nil {
+			return nil, fmt.Errorf("awslambda: decode HTTP API event: %w", err)
+		}
+		resp := httpError(http.StatusNotFound, "NotFoundException", "Not Found")
+		if d.HTTP != nil {
+			resp, _ = d.HTTP.Serve(ctx, req)
+		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			return nil, fmt.Errorf("awslambda: encode HTTP response: %w", err)
+		}
+		return out, nil
+	}
+	return nil, errUnknownEvent
+}

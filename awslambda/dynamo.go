@@ -1,0 +1,295 @@
+package awslambda
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// Names in the channels table. deploy/ creates the same table.
+const (
+	AttributeChannel      = "channel"      // partition key (S)
+	AttributeConnectionID = "connectionId" // sort key (S)
+	AttributeTTL          = "ttl"          // expiry, epoch seconds (N)
+	IndexByConnection     = "byConnection" // GSI: connectionId, channel
+)
+
+// DefaultSubscriptionTTL is how long a subscription item lives when nothing
+// removes it: longer than API Gateway's 2-hour maximum connection age, so a
+// live connection never loses a subscription to it.
+const DefaultSubscriptionTTL = 3 * time.Hour
+
+// batchSize is BatchWriteItem's limit on requests per call.
+const batchSize = 25
+
+// maxBatchAttempts bounds the retries of a batch's unprocessed items.
+const maxBatchAttempts = 8
+
+// DynamoDB is the part of *dynamodb.Client that DynamoChannels uses.
+type DynamoDB interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+var _ DynamoDB = (*dynamodb.Client)(nil)
+
+// DynamoOptions configures a [DynamoChannels]. Table is required.
+type DynamoOptions struct {
+	// Table is the name of the channels table.
+	Table string
+	// TTL is how long a subscription lives without being renewed. Zero:
+	// DefaultSubscriptionTTL.
+	TTL time.Duration
+	// PageSize caps the items of one Query page (Query's Limit). Zero: no
+	// cap, DynamoDB's 1 MB pages (about 15,000 members).
+	PageSize int32
+	// MaxPerConnection bounds how many channels one connection may join;
+	// past it Subscribe returns an error matching wire.ErrRateLimited. The
+	// check costs one more Query per subscribe. Zero: no bound.
+	MaxPerConnection int
+	// EventuallyConsistent makes Members use eventually consistent reads,
+	// at half the read cost, so a subscriber may miss messages published
+	// within about a second of its subscribe. False: strongly consistent.
+	EventuallyConsistent bool
+	// Now tells the time, for tests. Nil: time.Now.
+	Now func() time.Time
+}
+
+// DynamoChannels is a relay.Channels store in a DynamoDB table with one item
+// {channel, connectionId, ttl} per subscription, and the index byConnection
+// to find a connection's channels on disconnect. It never scans. Items past
+// their ttl are not members, whether or not DynamoDB has deleted them yet.
+type DynamoChannels struct {
+	client DynamoDB
+	opts   DynamoOptions
+}
+
+var _ relay.Channels = (*DynamoChannels)(nil)
+
+// NewDynamoChannels returns a store on client's table opts.Table.
+func NewDynamoChannels(client DynamoDB, opts DynamoOptions) *DynamoChannels {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultSubscriptionTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &DynamoChannels{client: client, opts: opts}
+}
+
+func (d *DynamoChannels) key(channel, connectionID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttributeChannel:      &types.AttributeValueMemberS{Value: channel},
+		AttributeConnectionID: &types.AttributeValueMemberS{Value: connectionID},
+	}
+}
+
+// Subscribe puts the item (channel, connectionID) with a fresh ttl: one
+// PutItem, plus one Query when MaxPerConnection is set.
+func (d *DynamoChannels) Subscribe(ctx context.Context, channel, connectionID string) error {
+	if d.opts.MaxPerConnection > 0 {
+		if err := d.checkLimit(ctx, channel, connectionID); err != nil {
+			return err
+		}
+	}
+	item := d.key(channel, connectionID)
+	expires := d.opts.Now().Add(d.opts.TTL).Unix()
+	item[AttributeTTL] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
+	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.opts.Table, Item: item})
+	if err != nil {
+		return fmt.Errorf("awslambda: subscribe %s to %q: %w", connectionID, channel, err)
+	}
+	return nil
+}
+
+// checkLimit counts connectionID's subscriptions on the index; at the limit,
+// it allows only a channel already joined.
+func (d *DynamoChannels) checkLimit(ctx context.Context, channel, connectionID string) error {
+	count := 0
+	in := &dynamodb.QueryInput{
+		TableName:              &d.opts.Table,
+		IndexName:              aws.String(IndexByConnection),
+		KeyConditionExpression: aws.String("#c = :c"),
+		ExpressionAttributeNames: map[string]string{
+			"#c": AttributeConnectionID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": &types.AttributeValueMemberS{Value: connectionID},
+		},
+		Select: types.SelectCount,
+	}
+	pages := dynamodb.NewQueryPaginator(d.client, in)
+	for pages.HasMorePages() && count < d.opts.MaxPerConnection {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("awslambda: count subscriptions of %s: %w", connectionID, err)
+		}
+		count += int(page.Count)
+	}
+	if count < d.opts.MaxPerConnection {
+		return nil
+	}
+	in.KeyConditionExpression = aws.String("#c = :c AND #ch = :ch")
+	in.ExpressionAttributeNames["#ch"] = AttributeChannel
+	in.ExpressionAttributeValues[":ch"] = &types.AttributeValueMemberS{Value: channel}
+	out, err := d.client.Query(ctx, in)
+	if err != nil {
+		return fmt.Errorf("awslambda: count subscriptions of %s: %w", connectionID, err)
+	}
+	if out.Count > 0 {
+		return nil // renewing a subscription it has
+	}
+	return wire.Errorf(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", d.opts.MaxPerConnection))
+}
+
+// Unsubscribe deletes the item (channel, connectionID): one DeleteItem.
+func (d *DynamoChannels) Unsubscribe(ctx context.Context, channel, connectionID string) error {
+	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.opts.Table, Key: d.key(channel, connectionID)})
+	if err != nil {
+		return fmt.Errorf("awslambda: unsubscribe %s from %q: %w", connectionID, channel, err)
+	}
+	return nil
+}
+
+// Members queries the channel's items, a page at a time, leaving out those
+// past their ttl: one Query per page.
+func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(connectionIDs []string) error) error {
+	now := strconv.FormatInt(d.opts.Now().Unix(), 10)
+	in := &dynamodb.QueryInput{
+		TableName:              &d.opts.Table,
+		KeyConditionExpression: aws.String("#ch = :ch"),
+		FilterExpression:       aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
+		ProjectionExpression:   aws.String("#c"),
+		ExpressionAttributeNames: map[string]string{
+			"#ch":  AttributeChannel,
+			"#c":   AttributeConnectionID,
+			"#ttl": AttributeTTL,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ch":  &types.AttributeValueMemberS{Value: channel},
+			":now": &types.AttributeValueMemberN{Value: now},
+		},
+		ConsistentRead: aws.Bool(!d.opts.EventuallyConsistent),
+	}
+	if d.opts.PageSize > 0 {
+		in.Limit = aws.Int32(d.opts.PageSize)
+	}
+	var ids []string
+	pages := dynamodb.NewQueryPaginator(d.client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("awslambda: members of %q: %w", channel, err)
+		}
+		ids = ids[:0]
+		for _, item := range page.Items {
+			if id, ok := stringAttribute(item, AttributeConnectionID); ok {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if err := fn(ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DropConnection finds connectionID's channels on the index byConnection
+// and deletes them with BatchWriteItem, 25 at a time: one Query per page of
+// the index and one BatchWriteItem per 25 subscriptions (more when DynamoDB
+// leaves items unprocessed). The index is eventually consistent, so a
+// subscribe made just before may be missed; its ttl, and publish dropping
+// gone members, clean it up.
+func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string) error {
+	in := &dynamodb.QueryInput{
+		TableName:              &d.opts.Table,
+		IndexName:              aws.String(IndexByConnection),
+		KeyConditionExpression: aws.String("#c = :c"),
+		ProjectionExpression:   aws.String("#ch"),
+		ExpressionAttributeNames: map[string]string{
+			"#c":  AttributeConnectionID,
+			"#ch": AttributeChannel,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": &types.AttributeValueMemberS{Value: connectionID},
+		},
+	}
+	var deletes []types.WriteRequest
+	pages := dynamodb.NewQueryPaginator(d.client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("awslambda: channels of %s: %w", connectionID, err)
+		}
+		for _, item := range page.Items {
+			channel, ok := stringAttribute(item, AttributeChannel)
+			if !ok {
+				continue
+			}
+			deletes = append(deletes, types.WriteRequest{
+				DeleteRequest: &types.DeleteRequest{Key: d.key(channel, connectionID)},
+			})
+			if len(deletes) == batchSize {
+				if err := d.batchWrite(ctx, deletes); err != nil {
+					return fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
+				}
+				deletes = deletes[:0]
+			}
+		}
+	}
+	if len(deletes) > 0 {
+		if err := d.batchWrite(ctx, deletes); err != nil {
+			return fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
+		}
+	}
+	return nil
+}
+
+// batchWrite writes at most 25 requests, retrying unprocessed items with
+// exponential back-off.
+func (d *DynamoChannels) batchWrite(ctx context.Context, requests []types.WriteRequest) error {
+	pending := map[string][]types.WriteRequest{d.opts.Table: requests}
+	delay := 25 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := d.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		if err != nil {
+			return err
+		}
+		if len(out.UnprocessedItems[d.opts.Table]) == 0 {
+			return nil
+		}
+		if attempt == maxBatchAttempts {
+			return fmt.Errorf("%d items still unprocessed after %d attempts", len(out.UnprocessedItems[d.opts.Table]), attempt)
+		}
+		pending = out.UnprocessedItems
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+func stringAttribute(item map[string]types.AttributeValue, name string) (string, bool) {
+	v, ok := item[name].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", false
+	}
+	return v.Value, true
+}

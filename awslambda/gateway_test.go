@@ -1,0 +1,210 @@
+package awslambda_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monologue-go/monologue/awslambda"
+	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// lambdaIntegration feeds the gateway's events to the function as API
+// Gateway event JSON, in process.
+type lambdaIntegration struct {
+	handler lambda.Handler
+}
+
+func (l *lambdaIntegration) Handle(ctx context.Context, ev relay.Event) error {
+	eventType := "MESSAGE"
+	switch ev.Route {
+	case wire.RouteConnect:
+		eventType = "CONNECT"
+	case wire.RouteDisconnect:
+		eventType = "DISCONNECT"
+	}
+	data, err := json.Marshal(events.APIGatewayWebsocketProxyRequest{
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey:     ev.Route,
+			EventType:    eventType,
+			ConnectionID: ev.ConnectionID,
+			Stage:        "latest",
+			DomainName:   "localhost",
+			Identity:     events.APIGatewayRequestIdentity{SourceIP: ev.Identity.SourceIP, UserAgent: ev.Identity.UserAgent},
+		},
+		Body: string(ev.Body),
+	})
+	if err != nil {
+		return err
+	}
+	out, err := l.handler.Invoke(ctx, data)
+	if err != nil {
+		return err
+	}
+	if string(out) != `{"statusCode":200}` {
+		return fmt.Errorf("function answered %s", out)
+	}
+	return nil
+}
+
+func (l *lambdaIntegration) Broadcast(ctx context.Context, tenant, channel string, payload []byte) error {
+	data, _ := json.Marshal(events.APIGatewayV2HTTPRequest{
+		Version:        "2.0",
+		RouteKey:       awslambda.PublishRouteKey,
+		Headers:        map[string]string{"x-api-key": "publish-key"},
+		PathParameters: map[string]string{"channel": channel},
+		Body:           string(payload),
+	})
+	out, err := l.handler.Invoke(ctx, data)
+	if err != nil {
+		return err
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != 200 {
+		return fmt.Errorf("function answered %s", out)
+	}
+	return nil
+}
+
+// TestThroughGateway runs the AWS code path on one machine: WebSocket
+// clients on the real gateway, events through the function, frames back
+// through the gateway's @connections API with the SDK client, channels in
+// DynamoDB Local.
+func TestThroughGateway(t *testing.T) {
+	client, table, calls := newTable(t)
+	integration := &lambdaIntegration{}
+	gw, err := gateway.New(gateway.Options{
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registerer:     prometheus.NewRegistry(),
+		NewIntegration: func(*gateway.Gateway) (gateway.Integration, error) { return integration, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := httptest.NewServer(gw.AdminHandler())
+	public := httptest.NewServer(gw.Handler())
+	logs := &strings.Builder{}
+	d, err := awslambda.New(awslambda.Config{
+		AWS:                localAWS(),
+		Table:              table,
+		DynamoDB:           client,
+		PublishKey:         "publish-key",
+		ManagementEndpoint: admin.URL + "/latest",
+		Logger:             slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	integration.handler = lambda.NewHandler(d)
+	t.Cleanup(func() {
+		public.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		admin.Close()
+	})
+
+	url := "ws" + strings.TrimPrefix(public.URL, "http") + "/latest"
+	dial := func() (*websocket.Conn, string) {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		send(t, ws, "whoami")
+		return ws, receive(t, ws)
+	}
+	a, idA := dial()
+	b, idB := dial()
+
+	send(t, a, `{"action":"sendmessage","to":"`+idB+`","payload":{"hi":1}}`)
+	if got, want := receive(t, b), `{"to":"`+idB+`","from":"`+idA+`","payload":{"hi":1}}`; got != want {
+		t.Fatalf("B received %s, want %s", got, want)
+	}
+	send(t, a, `{"action":"sendmessage","to":"AAAAAAAAAAAAAAA=","id":3}`)
+	if got, want := receive(t, a), `{"error":{"code":"gone","message":"no connection \"AAAAAAAAAAAAAAA=\""},"id":3,"to":"AAAAAAAAAAAAAAA="}`; got != want {
+		t.Fatalf("A received %s, want %s", got, want)
+	}
+	for _, ws := range []*websocket.Conn{a, b} {
+		send(t, ws, `{"action":"subscribe","channel":"news"}`)
+		if got := receive(t, ws); got != `{"action":"subscribed","channel":"news"}` {
+			t.Fatalf("subscribe: %s", got)
+		}
+	}
+	send(t, a, `{"action":"publish","channel":"news","payload":"extra"}`)
+	if got, want := receive(t, b), `{"channel":"news","from":"`+idA+`","payload":"extra"}`; got != want {
+		t.Fatalf("B received %s, want %s", got, want)
+	}
+
+	// B closes: its $disconnect drops its subscription.
+	store := awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table})
+	b.Close()
+	waitFor(t, func() bool {
+		ids, _ := allMembers(t, store, "news")
+		return slices.Equal(ids, []string{idA})
+	})
+	// A subscription whose connection went without a $disconnect is found
+	// gone at the gateway's management API (410) and dropped by publish.
+	if err := store.Subscribe(context.Background(), "news", "Z3hvc3Q9PT0="); err != nil {
+		t.Fatal(err)
+	}
+	calls.Take()
+	send(t, a, `{"action":"publish","channel":"news","payload":"after"}`)
+	send(t, a, "whoami") // publish has no reply: wait for this one instead
+	if got := receive(t, a); got != idA {
+		t.Fatalf("A received %s, want its ID", got)
+	}
+	if got := calls.Take(); !mapsEqual(got, map[string]int{"Query": 1, "DeleteItem": 1}) {
+		t.Fatalf("DynamoDB calls of a publish with one gone member = %v", got)
+	}
+	if ids, _ := allMembers(t, store, "news"); !slices.Equal(ids, []string{idA}) {
+		t.Fatalf("members = %v, want only A", ids)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("function logged:\n%s", logs)
+	}
+}
+
+func send(t *testing.T, ws *websocket.Conn, text string) {
+	t.Helper()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func receive(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
