@@ -3,10 +3,237 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/monologue-go/monologue/bench"
+	"github.com/monologue-go/monologue/bench/peers"
+	"github.com/monologue-go/monologue/bench/plot"
+	"github.com/monologue-go/monologue/bench/procfs"
 )
 
-// runBench is being written; this placeholder keeps the command table compiling.
+// benchConfig is the command line of bench.
+type benchConfig struct {
+	scenario, peers, preset string
+	spec                    bench.Spec
+	sweepK                  string
+	jsonFile, markdownFile  string
+	plotFile                string
+	opts                    bench.Options
+}
+
+func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
+	var cfg benchConfig
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: monologue bench [flags]
+
+Measure monologue against peers (NATS over WebSocket, Socket.IO, a floor
+relay), each server in a child process, on loopback. Prints a table; see
+bench/README.md. For the issue 4 set, on a quiet machine:
+
+  monologue bench --preset issue4 --markdown bench.md --json bench.jsonl --plot bench.png
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.scenario, "scenario", "rpc", "rpc, fanout, connect, idle or all")
+	fs.StringVar(&cfg.peers, "peers", strings.Join(bench.Peers, ","), "peers to measure, comma-separated")
+	fs.StringVar(&cfg.preset, "preset", "", "a named set of runs instead of --scenario and sizes: issue4")
+	fs.IntVar(&cfg.spec.P, "P", 1, "rpc: caller/callee pairs")
+	fs.IntVar(&cfg.spec.K, "K", 1, "rpc: calls in flight per caller; fanout: messages in flight; connect: connections opening at once")
+	fs.IntVar(&cfg.spec.S, "S", 64, "rpc, fanout: payload bytes")
+	fs.IntVar(&cfg.spec.N, "N", 1000, "fanout: subscribers; connect, idle: connections (at most 19000)")
+	fs.DurationVar(&cfg.spec.Duration, "duration", 5*time.Second, "measured interval of each run (idle: how long connections are held)")
+	fs.DurationVar(&cfg.spec.Warmup, "warmup", time.Second, "unmeasured run before each measurement (idle: settling time)")
+	fs.IntVar(&cfg.spec.MaxOps, "max-calls", 0, "end a measurement after this many calls (fanout: deliveries); 0: --duration only")
+	fs.StringVar(&cfg.sweepK, "sweep-k", "", "rpc: run once per K in this list, e.g. 1,2,4,8,16 (default with --plot: 1,2,4,8,16)")
+	fs.StringVar(&cfg.jsonFile, "json", "", "append one JSON line per run to this file")
+	fs.StringVar(&cfg.markdownFile, "markdown", "", "write the results as a markdown table to this file")
+	fs.StringVar(&cfg.plotFile, "plot", "", "draw calls/s and p99 against K (the sweep) into this PNG file")
+	fs.BoolVar(&cfg.opts.Pin, "pin", true, "pin servers to core 0 and the load generator to core 1 (needs taskset)")
+	fs.DurationVar(&cfg.opts.LoadSample, "load-sample", time.Second, "sample the machine's load for this long before each run")
+	fs.DurationVar(&cfg.opts.CallTimeout, "timeout", 10*time.Second, "bound on each call, fan-out message and connection")
+	fs.IntVar(&cfg.opts.SourceAddrs, "source-addrs", 8, "spread many-connection scenarios over this many source addresses 127.0.0.2…")
+	fs.StringVar(&cfg.opts.JSDir, "js-dir", "", "directory of the Socket.IO server (default: bench/js, found from the working directory)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, exitError(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench takes no arguments (got %q)\n", fs.Args())
+		return cfg, exitError(2)
+	}
+	cfg.opts.Peers = bench.ParseList(cfg.peers)
+	return cfg, nil
+}
+
+// runBench runs the benchmark, or, as "bench peer NAME", one peer's server
+// for the harness.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	if len(args) > 0 && args[0] == "peer" {
+		return runBenchPeer(ctx, args[1:], stdout, stderr)
+	}
+	cfg, err := parseBenchFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	specs, sweep, err := benchSpecs(cfg)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	cfg.opts.PeerCommand = func(name, apiKey string) *exec.Cmd {
+		return exec.Command(exe, "bench", "peer", name, "--api-key", apiKey)
+	}
+	cfg.opts.Log = stderr
+	if cfg.opts.Pin && !procfs.HaveTaskset() {
+		fmt.Fprintln(stderr, "bench: taskset not found: servers and load generator are not pinned")
+	}
+	var jsonOut *os.File
+	if cfg.jsonFile != "" {
+		if jsonOut, err = os.OpenFile(cfg.jsonFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return fmt.Errorf("open --json file: %w", err)
+		}
+		defer jsonOut.Close()
+	}
+	var jsonErr error
+	results, runErr := bench.Run(ctx, append(specs, sweep...), &cfg.opts, func(r bench.Result) {
+		if jsonOut != nil && jsonErr == nil {
+			jsonErr = bench.WriteJSONLines(jsonOut, []bench.Result{r})
+		}
+	})
+	split := min(len(results), len(specs)*len(cfg.opts.Peers))
+	measured, swept := results[:split], results[split:]
+	fmt.Fprintln(stdout)
+	err = errors.Join(runErr, jsonErr, bench.WriteTable(stdout, results))
+	if cfg.markdownFile != "" {
+		err = errors.Join(err, writeBenchMarkdown(cfg, measured, swept))
+	}
+	if cfg.plotFile != "" {
+		err = errors.Join(err, writeBenchPlot(cfg, swept))
+	}
+	return err
+}
+
+// benchSpecs returns the runs of the command line, and apart from them the
+// K sweep that --plot draws.
+func benchSpecs(cfg benchConfig) (specs, sweep []bench.Spec, err error) {
+	ks, err := bench.ParseInts(cfg.sweepK)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--sweep-k: %w", err)
+	}
+	if len(ks) == 0 && cfg.plotFile != "" {
+		ks = bench.DefaultSweepK
+	}
+	if cfg.preset != "" {
+		if specs, err = bench.Preset(cfg.preset, cfg.spec.Duration, cfg.spec.Warmup); err != nil {
+			return nil, nil, err
+		}
+		if len(ks) > 0 { // the issue's sweep: P=50, 64-byte payloads
+			base := cfg.spec
+			base.P, base.S = 50, 64
+			sweep = bench.SweepK(base, ks)
+		}
+		return specs, sweep, nil
+	}
+	if cfg.scenario == "rpc" || cfg.scenario == "all" {
+		// The sweep replaces the single rpc run.
+		if specs, err = bench.Specs(cfg.scenario, cfg.spec, nil); err != nil {
+			return nil, nil, err
+		}
+		if len(ks) > 0 {
+			specs = specs[1:]
+			sweep = bench.SweepK(cfg.spec, ks)
+		}
+		return specs, sweep, nil
+	}
+	if cfg.plotFile != "" {
+		return nil, nil, errors.New("--plot draws the rpc K sweep: use --scenario rpc or all, or --preset")
+	}
+	specs, err = bench.Specs(cfg.scenario, cfg.spec, nil)
+	return specs, nil, err
+}
+
+func writeBenchMarkdown(cfg benchConfig, measured, swept []bench.Result) error {
+	var b strings.Builder
+	title := "monologue bench"
+	if cfg.preset != "" {
+		title += " --preset " + cfg.preset
+	}
+	fmt.Fprintf(&b, "### %s (%s)\n\n", title, time.Now().UTC().Format("2006-01-02"))
+	if len(measured) > 0 {
+		if err := bench.WriteMarkdown(&b, measured); err != nil {
+			return err
+		}
+	}
+	if len(swept) > 0 {
+		fmt.Fprintf(&b, "\n#### rpc, K swept (%s)\n\n", swept[0].Spec)
+		if err := bench.WriteMarkdown(&b, swept); err != nil {
+			return err
+		}
+		if cfg.plotFile != "" {
+			fmt.Fprintf(&b, "\n![calls/s and p99 against K](%s)\n", cfg.plotFile)
+		}
+	}
+	if err := os.WriteFile(cfg.markdownFile, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("write --markdown file: %w", err)
+	}
+	return nil
+}
+
+func writeBenchPlot(cfg benchConfig, swept []bench.Result) error {
+	if len(swept) == 0 {
+		return errors.New("--plot: no sweep results")
+	}
+	s := swept[0]
+	title := fmt.Sprintf("monologue bench: rpc P=%d S=%d, %s each", s.P, s.S, s.Duration)
+	if s.Pinned {
+		title += ", server and load generator pinned to separate cores"
+	}
+	f, err := os.Create(cfg.plotFile)
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	if err := plot.WritePNG(f, bench.SweepChart(title, swept)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return nil
+}
+
+// runBenchPeer runs one peer's server until stdin ends: the harness's child.
+func runBenchPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench peer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	apiKey := fs.String("api-key", "", "the API key monologue clients present")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: monologue bench peer NAME [flags]   (NAME: %s)\n\nRun a benchmark peer's server for the harness: prints one JSON line, serves until stdin ends.\n\nflags:\n", strings.Join(peers.Names(), ", "))
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return exitError(2)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return exitError(2)
+	}
+	return peers.Run(ctx, args[0], &peers.Options{APIKey: *apiKey, Stdin: os.Stdin}, stdout)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/lambdaemu"
 )
 
 // rcFile is the client configuration serve writes when it generates a key.
@@ -35,37 +36,78 @@ type serveConfig struct {
 }
 
 // integrationConfig is what an integration needs from the command line.
-// Integrations that need more (the Lambda one: bootstrap path, DynamoDB
-// endpoint and table) add their fields here and their flags in
-// integrationFlags.
 type integrationConfig struct {
-	// name is the --integration value: "relay", or KIND=ARGUMENT for
-	// integrations that take one.
+	// name is the --integration value: relay, lambda or bootstrap=PATH.
 	name string
+	// dynamoEndpoint and dynamoTable locate the Lambda integrations'
+	// channel store (--dynamodb-endpoint, --dynamodb-table).
+	dynamoEndpoint, dynamoTable string
 	// adminURL is the management listener's base URL (http://HOST:PORT,
 	// no trailing slash): the endpoint of API Gateway's @connections API
 	// for an integration that posts back the way a Lambda would.
 	adminURL string
-	logger   *slog.Logger
+	// publishKey is the key HTTP publish events carry to the function.
+	publishKey     string
+	maxMessageSize int
+	logger         *slog.Logger
 }
 
 // integrationFlags registers the flags of the integrations.
 func integrationFlags(fs *flag.FlagSet, cfg *integrationConfig) {
-	fs.StringVar(&cfg.name, "integration", "relay", "where events go: relay (in process)")
+	fs.StringVar(&cfg.name, "integration", "relay", "where events go: relay (in process, fastest), lambda (API Gateway event JSON into the Lambda handler in process), or bootstrap=PATH (the same through a built Lambda bootstrap, as child processes)")
+	fs.StringVar(&cfg.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint of the lambda and bootstrap integrations, e.g. http://127.0.0.1:8000 (DynamoDB Local)")
+	fs.StringVar(&cfg.dynamoTable, "dynamodb-table", "monologue", "DynamoDB table of channel subscriptions, created when missing")
 }
 
+// lambdaStage is the API stage the Lambda integrations present.
+const lambdaStage = "latest"
+
 // newIntegration returns the gateway's Options.NewIntegration for
-// cfg.name; nil selects the gateway's in-process relay.
-func newIntegration(cfg integrationConfig) (func(*gateway.Gateway) (gateway.Integration, error), error) {
+// cfg.name (nil selects the gateway's in-process relay) and a function that
+// stops what the integration started, to call after the gateway shut down.
+func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gateway.Integration, error), stop func() error, err error) {
 	kind, arg, hasArg := strings.Cut(cfg.name, "=")
+	nothing := func() error { return nil }
 	switch kind {
 	case "relay":
 		if hasArg {
-			return nil, fmt.Errorf("integration relay takes no argument (got %q)", arg)
+			return nil, nil, fmt.Errorf("integration relay takes no argument (got %q)", arg)
 		}
-		return nil, nil
+		return nil, nothing, nil
+	case "lambda", "bootstrap":
+		if kind == "lambda" && hasArg {
+			return nil, nil, fmt.Errorf("integration lambda takes no argument (got %q); for a built binary use bootstrap=PATH", arg)
+		}
+		if kind == "bootstrap" && arg == "" {
+			return nil, nil, errors.New("integration bootstrap needs the binary: bootstrap=PATH (make lambda builds build/bootstrap for arm64; build one for this machine with go build -tags lambda.norpc ./cmd/monologue-lambda)")
+		}
+		if cfg.dynamoEndpoint == "" {
+			return nil, nil, fmt.Errorf("integration %s needs --dynamodb-endpoint (a DynamoDB-compatible server such as DynamoDB Local)", kind)
+		}
+		var local *lambdaemu.Local
+		build = func(gw *gateway.Gateway) (gateway.Integration, error) {
+			var err error
+			local, err = lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
+				ManagementEndpoint: cfg.adminURL,
+				Stage:              lambdaStage,
+				DynamoDBEndpoint:   cfg.dynamoEndpoint,
+				Table:              cfg.dynamoTable,
+				PublishKey:         cfg.publishKey,
+				MaxMessageSize:     cfg.maxMessageSize,
+				Bootstrap:          arg,
+				Logger:             cfg.logger,
+			})
+			return local, err
+		}
+		stop = func() error {
+			if local == nil {
+				return nil
+			}
+			return local.Close()
+		}
+		return build, stop, nil
 	}
-	return nil, fmt.Errorf("unknown integration %q (want relay)", cfg.name)
+	return nil, nil, fmt.Errorf("unknown integration %q (want relay, lambda or bootstrap=PATH)", cfg.name)
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -145,9 +187,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	adminURL := "http://" + dialAddr(adminListener.Addr())
 
 	cfg.integration.adminURL, cfg.integration.logger = adminURL, logger
-	build, err := newIntegration(cfg.integration)
+	cfg.integration.publishKey, cfg.integration.maxMessageSize = cfg.apiKeys[0], cfg.maxMessageSize
+	build, stopIntegration, err := newIntegration(cfg.integration)
 	if err != nil {
 		return fmt.Errorf("--integration: %w", err)
+	}
+	defer func() {
+		if err := stopIntegration(); err != nil {
+			logger.Warn("stop integration", "err", err)
+		}
+	}()
+	if build != nil && len(cfg.apiKeys) > 1 {
+		return errors.New("--integration lambda and bootstrap take one --api-key: API Gateway has no tenants")
 	}
 	gw, err := gateway.New(gateway.Options{
 		MaxMessageSize:   cfg.maxMessageSize,
@@ -175,6 +226,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if generated {
 		fmt.Fprintf(stdout, "generated the key and wrote %s\n", rcFile)
+	}
+	if build != nil {
+		fmt.Fprintf(stdout, "integration %s: events go to the Lambda function as API Gateway JSON; channels in DynamoDB at %s, table %s\n", cfg.integration.name, cfg.integration.dynamoEndpoint, cfg.integration.dynamoTable)
 	}
 	fmt.Fprintf(stdout, "try: wscat -c %s -H \"x-api-key: %s\"\n", endpoint, cfg.apiKeys[0])
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,19 +24,20 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-func TestServe(t *testing.T) {
-	t.Chdir(t.TempDir())
+// startServe runs runServe with args in the background and returns the
+// lines it printed before it was ready, keyed by their first word, and a
+// function that stops it and reports its error.
+func startServe(t *testing.T, args ...string) (lines map[string]string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	stdoutReader, stdout := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := runServe(ctx, []string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}, stdout, io.Discard)
+		err := runServe(ctx, args, stdout, io.Discard)
 		stdout.Close()
 		done <- err
 	}()
-
-	lines := map[string]string{}
+	lines = map[string]string{}
 	scanner := bufio.NewScanner(stdoutReader)
 	for scanner.Scan() {
 		first, rest, _ := strings.Cut(scanner.Text(), " ")
@@ -45,6 +47,24 @@ func TestServe(t *testing.T) {
 		}
 	}
 	go io.Copy(io.Discard, stdoutReader)
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			return errors.New("runServe did not return after cancel")
+		}
+	}
+	if lines["try:"] == "" {
+		t.Fatalf("serve did not start: %v (printed %q)", stop(), lines)
+	}
+	return lines, stop
+}
+
+func TestServe(t *testing.T) {
+	t.Chdir(t.TempDir())
+	lines, stop := startServe(t, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn")
 	endpoint, key := lines["listening"], lines["api"]
 	if !strings.HasPrefix(endpoint, "ws://127.0.0.1:") || strings.HasSuffix(endpoint, ":0/") || !strings.HasPrefix(key, "key ") {
 		t.Fatalf("stdout lines %q", lines)
@@ -70,14 +90,8 @@ func TestServe(t *testing.T) {
 		t.Errorf("healthz: %d", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("runServe: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("runServe did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("runServe: %v", err)
 	}
 }
 
