@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +113,15 @@ type function struct {
 // polls for its first invocation.
 func start(t testing.TB, env ...string) *function {
 	t.Helper()
+	fn, stop := launch(t, env...)
+	t.Cleanup(stop)
+	return fn
+}
+
+// launch starts the bootstrap and waits for its first invocation/next;
+// stop kills it and closes its Runtime API.
+func launch(t testing.TB, env ...string) (fn *function, stop func()) {
+	t.Helper()
 	path := bootstrap(t)
 	api, err := runtimeapi.New(runtimeapi.Options{})
 	if err != nil {
@@ -138,19 +146,21 @@ func start(t testing.TB, env ...string) *function {
 		api.Abort(fmt.Errorf("bootstrap exited: %v", cmd.ProcessState))
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stop = func() {
 		cmd.Process.Kill()
 		<-exited
 		api.Close()
-	})
+	}
 	select {
 	case <-api.Ready():
 	case <-exited:
+		stop()
 		t.Fatalf("bootstrap exited before polling: %v\n%s", cmd.ProcessState, stderr)
 	case <-time.After(30 * time.Second):
+		stop()
 		t.Fatalf("bootstrap did not poll within 30 s\n%s", stderr)
 	}
-	return &function{api: api, startup: time.Since(began), stderr: stderr}
+	return &function{api: api, startup: time.Since(began), stderr: stderr}, stop
 }
 
 func event(t testing.TB, name string) []byte {
@@ -224,18 +234,17 @@ func TestBootstrap(t *testing.T) {
 	}
 }
 
-// TestBootstrapStartup measures start-up over several runs.
-func TestBootstrapStartup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement")
+// BenchmarkBootstrapStartup measures the cold start of the bootstrap: from
+// exec to its first GET invocation/next.
+func BenchmarkBootstrapStartup(b *testing.B) {
+	bootstrap(b) // build outside the timing
+	var total time.Duration
+	for b.Loop() {
+		fn, stop := launch(b, "MONOLOGUE_TABLE=unused", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token")
+		total += fn.startup
+		stop()
 	}
-	var times []time.Duration
-	for range 5 {
-		fn := start(t, "MONOLOGUE_TABLE=unused", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token")
-		times = append(times, fn.startup)
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	t.Logf("start-up, exec to first invocation/next, 5 runs: min %v, median %v, max %v", times[0], times[2], times[4])
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/start")
 }
 
 func TestBootstrapRefusesMissingTable(t *testing.T) {
