@@ -24,6 +24,7 @@ type benchConfig struct {
 	sweepK                  string
 	jsonFile, markdownFile  string
 	plotFile                string
+	list                    bool
 	opts                    bench.Options
 }
 
@@ -57,6 +58,7 @@ flags:`)
 	fs.StringVar(&cfg.jsonFile, "json", "", "append one JSON line per run to this file")
 	fs.StringVar(&cfg.markdownFile, "markdown", "", "write the results as a markdown table to this file")
 	fs.StringVar(&cfg.plotFile, "plot", "", "draw calls/s and p99 against K (the sweep) into this PNG file")
+	fs.BoolVar(&cfg.list, "list", false, "print the runs the other flags select, and exit")
 	fs.BoolVar(&cfg.opts.Pin, "pin", true, "pin servers to core 0 and the load generator to core 1 (needs taskset)")
 	fs.DurationVar(&cfg.opts.LoadSample, "load-sample", time.Second, "sample the machine's load for this long before each run")
 	fs.DurationVar(&cfg.opts.CallTimeout, "timeout", 10*time.Second, "bound on each call, fan-out message and connection")
@@ -90,6 +92,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.list {
+		for _, s := range append(specs, sweep...) {
+			fmt.Fprintf(stdout, "%-28s duration %v, warm-up %v, peers %s\n", s, s.Duration, s.Warmup, strings.Join(cfg.opts.Peers, ","))
+		}
+		return nil
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
@@ -118,6 +126,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	measured, swept := results[:split], results[split:]
 	fmt.Fprintln(stdout)
 	err = errors.Join(runErr, jsonErr, bench.WriteTable(stdout, results))
+	if len(results) > 0 {
+		pinned := "no"
+		if results[0].Pinned {
+			pinned = "yes (servers on core 0, load generator on core 1)"
+		}
+		fmt.Fprintf(stdout, "\npinned: %s; server CPU from /proc/PID/stat in 10 ms ticks\n", pinned)
+	}
 	if cfg.markdownFile != "" {
 		err = errors.Join(err, writeBenchMarkdown(cfg, measured, swept))
 	}

@@ -1,0 +1,17 @@
+// Package bench measures monologue against peers in one run: NATS over
+// WebSocket, Socket.IO, and a floor relay that does the least a WebSocket
+// relay can. It is the engine of "monologue bench" (see README.md).
+//
+// Each peer's server runs as a child process (package peers, or Node for
+// Socket.IO), pinned to core 0 when taskset exists, so that its CPU time and
+// memory can be read from /proc; this process is the load generator, pinned
+// to core 1. Every scenario runs the same way on every peer, through a small
+// driver per peer, with the same payloads, and verifies every answer: a
+// call's answer must equal its argument (which carries a unique token), a
+// fan-out delivery must carry what was published, and every message must
+// reach every subscriber. What does not verify is an error, never a sample.
+//
+// Entry points: Run measures a list of Spec on the peers of Options;
+// Preset and SweepK build the lists; WriteTable, WriteMarkdown and
+// WriteJSONLines report the results, and package plot draws them.
+package bench

@@ -1,0 +1,50 @@
+package procfs
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	// Burn a little CPU so the tick counters move.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	cpu, err := CPUTime(os.Getpid())
+	if err != nil || cpu <= 0 {
+		t.Fatalf("CPUTime = %v, %v", cpu, err)
+	}
+	self, err := SelfCPUTime()
+	if err != nil || self <= 0 {
+		t.Fatalf("SelfCPUTime = %v, %v", self, err)
+	}
+	rss, err := RSS(os.Getpid())
+	if err != nil || rss < 1<<20 {
+		t.Fatalf("RSS = %d, %v", rss, err)
+	}
+	if _, err := LoadAvg(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ReadCoreTimes()
+	if err != nil || len(before.Total) == 0 {
+		t.Fatalf("ReadCoreTimes = %v, %v", before, err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	after, _ := ReadCoreTimes()
+	for _, f := range BusyFractions(before, after) {
+		if f < 0 || f > 1 {
+			t.Fatalf("busy fraction %v out of [0,1]", f)
+		}
+	}
+}
+
+func TestCPUTimeOfMissingProcess(t *testing.T) {
+	if _, err := CPUTime(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+}

@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"sync"
+	"time"
+
+	"github.com/monologue-go/monologue/bench/hist"
+)
+
+// Result is the outcome of one Spec on one peer; it is also the JSON line
+// written for tools.
+type Result struct {
+	Spec
+	// Peer is the peer measured.
+	Peer string `json:"peer"`
+	// Time is when the run started.
+	Time time.Time `json:"time"`
+	// Unit names what Ops counts: calls, deliveries or connections.
+	Unit string `json:"unit"`
+	// Ops is the number of verified operations in the measured interval:
+	// calls whose answer matched their argument, deliveries whose payload
+	// matched what was published, connections that completed their
+	// handshake (and, for idle, were still open at the end).
+	Ops uint64 `json:"ops"`
+	// Errors counts the operations that failed or did not verify;
+	// Mismatches, the ones among them whose answer came back wrong.
+	Errors     uint64 `json:"errors"`
+	Mismatches uint64 `json:"mismatches"`
+	// ErrorSamples are the first few distinct error messages.
+	ErrorSamples []string `json:"errorSamples,omitempty"`
+	// ElapsedSec is the length of the measured interval.
+	ElapsedSec float64 `json:"elapsedSec"`
+	// Rate is Ops per second over the measured interval.
+	Rate float64 `json:"rate"`
+	// LatencyUs are the latencies of the verified operations, in µs: call
+	// round trip, publish to receive, or dial to identified.
+	LatencyUs Latency `json:"latencyUs"`
+	// ServerCPUUs is the server's CPU time (user + system, 10 ms
+	// resolution) over the measured interval, in µs; ServerCPUUsPerOp
+	// divides it by Ops. ClientCPUUsPerOp is the load generator's.
+	ServerCPUUs      float64 `json:"serverCpuUs"`
+	ServerCPUUsPerOp float64 `json:"serverCpuUsPerOp"`
+	ClientCPUUsPerOp float64 `json:"clientCpuUsPerOp"`
+	// ServerRSS is the server's resident memory at the end, in bytes.
+	ServerRSS int64 `json:"serverRssBytes"`
+	// RSSPerConn and HeapPerConn (idle) are the growth of the server's
+	// resident memory and of its heap in use (after a GC; Go or V8) from
+	// before the connections opened to after, divided by their number.
+	RSSPerConn  float64 `json:"rssPerConnBytes,omitempty"`
+	HeapPerConn float64 `json:"heapPerConnBytes,omitempty"`
+	// IdleCPUPercent (idle) is the server's CPU use while it held the
+	// connections, in percent of one core.
+	IdleCPUPercent float64 `json:"idleCpuPercent,omitempty"`
+	// Pinned tells whether the server ran on core 0 and the load
+	// generator on core 1.
+	Pinned bool `json:"pinned"`
+	// Machine is the machine's other load, sampled before the run.
+	Machine Machine `json:"machine"`
+	// Error is why the run failed, if it did; its numbers are then partial.
+	Error string `json:"error,omitempty"`
+}
+
+// Latency holds percentiles in µs.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// latencyOf reads the percentiles of a histogram of nanoseconds.
+func latencyOf(h *hist.Histogram) Latency {
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	return Latency{
+		P50: us(h.Quantile(0.5)), P90: us(h.Quantile(0.9)), P99: us(h.Quantile(0.99)),
+		P999: us(h.Quantile(0.999)), Max: us(h.Max()), Mean: h.Mean() / 1e3,
+	}
+}
+
+// Machine describes the load the benchmark shares the machine with.
+type Machine struct {
+	// Load1 is the 1-minute load average.
+	Load1 float64 `json:"load1"`
+	// Busy is the fraction of time each core was busy during the sample
+	// taken before the run (empty when Options.LoadSample is zero).
+	Busy []float64 `json:"busy,omitempty"`
+	// CPUs is the number of cores; GOMAXPROCS, the load generator's.
+	CPUs       int `json:"cpus"`
+	GOMAXPROCS int `json:"gomaxprocs"`
+}
+
+// tally counts operations and errors from many goroutines.
+type tally struct {
+	mu         sync.Mutex
+	ops        uint64
+	errors     uint64
+	mismatches uint64
+	samples    []string
+}
+
+const maxErrorSamples = 5
+
+func (t *tally) fail(err error, mismatch bool) { t.failN(1, err, mismatch) }
+
+// failN counts n failed operations, sampling err.
+func (t *tally) failN(n uint64, err error, mismatch bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.errors += n
+	if mismatch {
+		t.mismatches += n
+	}
+	t.sample(err)
+}
+
+// note keeps err as a sample without counting an error.
+func (t *tally) note(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sample(err)
+}
+
+func (t *tally) sample(err error) {
+	if len(t.samples) < maxErrorSamples {
+		msg := err.Error()
+		for _, s := range t.samples {
+			if s == msg {
+				return
+			}
+		}
+		t.samples = append(t.samples, msg)
+	}
+}
+
+func (t *tally) fill(r *Result) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r.Ops += t.ops
+	r.Errors += t.errors
+	r.Mismatches += t.mismatches
+	r.ErrorSamples = append(r.ErrorSamples, t.samples...)
+}
+
+// meter reads the server's and the load generator's CPU time at the start
+// and end of a measured interval.
+type meter struct {
+	srv               *server
+	start             time.Time
+	srvCPU, clientCPU time.Duration
+	elapsed           time.Duration
+	srvUsed, selfUsed time.Duration
+	err               error
+}
+
+func startMeter(srv *server) *meter {
+	m := &meter{srv: srv}
+	m.srvCPU, m.err = srv.cpu()
+	m.clientCPU, _ = selfCPU()
+	m.start = time.Now()
+	return m
+}
+
+// stop ends the interval.
+func (m *meter) stop() {
+	m.elapsed = time.Since(m.start)
+	srvCPU, err := m.srv.cpu()
+	if m.err == nil {
+		m.err = err
+	}
+	clientCPU, _ := selfCPU()
+	m.srvUsed, m.selfUsed = srvCPU-m.srvCPU, clientCPU-m.clientCPU
+}
+
+// fill writes the interval's rate and CPU figures for ops operations.
+func (m *meter) fill(r *Result) {
+	r.ElapsedSec = m.elapsed.Seconds()
+	if r.ElapsedSec > 0 {
+		r.Rate = float64(r.Ops) / r.ElapsedSec
+	}
+	r.ServerCPUUs = float64(m.srvUsed.Microseconds())
+	if r.Ops > 0 {
+		r.ServerCPUUsPerOp = r.ServerCPUUs / float64(r.Ops)
+		r.ClientCPUUsPerOp = float64(m.selfUsed.Microseconds()) / float64(r.Ops)
+	}
+}
