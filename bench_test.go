@@ -2,6 +2,7 @@ package monologue_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/monologue-go/monologue"
@@ -49,5 +50,36 @@ func BenchmarkCall(b *testing.B) {
 				call(b)
 			}
 		})
+	})
+}
+
+// BenchmarkCallEcho4K is the benchmark's rpc S=4096 shape: an echo of one
+// 4 KiB string argument, many calls in flight.
+func BenchmarkCallEcho4K(b *testing.B) {
+	gw := startGateway(b, gateway.Options{})
+	server := gw.dial(b, monologue.Options{})
+	client := gw.dial(b, monologue.Options{})
+	must(b, server.Handle("echo", func(_ context.Context, req *monologue.Request) (any, error) {
+		var s string
+		err := req.Bind(&s)
+		return s, err
+	}))
+	ctx := context.Background()
+	to := server.ID()
+	arg := strings.Repeat("x", 4096)
+	b.SetBytes(2 * 4096)
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		args := []any{arg}
+		for pb.Next() {
+			var s string
+			if err := client.Call(ctx, to, "echo", args, &s); err != nil {
+				b.Fatal(err)
+			}
+			if len(s) != len(arg) {
+				b.Fatalf("got %d bytes", len(s))
+			}
+		}
 	})
 }

@@ -172,7 +172,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		cn.first <- string(data)
 		return
 	}
-	if i := skipSpace(data, 0); i >= len(data) || data[i] != '{' {
+	if i := wire.SkipSpace(data, 0); i >= len(data) || data[i] != '{' {
 		c.log.Debug("monologue: ignored a frame that is not a JSON object", "frame", string(data))
 		return
 	}

@@ -1,16 +1,17 @@
 package monologue
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"unicode/utf8"
+
+	"github.com/monologue-go/monologue/wire"
 )
 
-// The gateway validates every frame a client sends, so what it delivers is
-// valid JSON: the scanner below only finds where values start and end (it
-// never panics on bad input, and reports what it cannot follow), and leaves
-// decoding to the few places that need it. It allocates nothing.
+// Frames are read with wire's trusted ObjectReader: the gateway validated
+// every frame a client sent, so what it delivers is valid JSON, and the
+// reader only finds where values start and end (it never panics on bad
+// input, and reports what it cannot follow). Decoding is left to the few
+// places that need it. It allocates nothing.
 
 var errSyntax = errors.New("malformed JSON")
 
@@ -26,8 +27,8 @@ type serverFrame struct {
 
 func parseServerFrame(data []byte) (serverFrame, error) {
 	var f serverFrame
-	fields := scanObject(data)
-	for key, value, ok := fields.next(); ok; key, value, ok = fields.next() {
+	fields := wire.NewTrustedObjectReader(data)
+	for key, value, ok := fields.Next(); ok; key, value, ok = fields.Next() {
 		switch string(key) {
 		case `"to"`:
 			f.to = value
@@ -47,7 +48,7 @@ func parseServerFrame(data []byte) (serverFrame, error) {
 			f.errorObject = value
 		}
 	}
-	return f, fields.err
+	return f, fields.Err()
 }
 
 // rpcEnvelope holds the raw fields of an RPC payload
@@ -65,8 +66,8 @@ type rpcEnvelope struct {
 func parseRPC(payload []byte) (rpcEnvelope, bool) {
 	var env rpcEnvelope
 	var data []byte
-	fields := scanObject(payload)
-	for key, value, ok := fields.next(); ok; key, value, ok = fields.next() {
+	fields := wire.NewTrustedObjectReader(payload)
+	for key, value, ok := fields.Next(); ok; key, value, ok = fields.Next() {
 		switch string(key) {
 		case `"type"`:
 			switch string(value) {
@@ -83,11 +84,11 @@ func parseRPC(payload []byte) (rpcEnvelope, bool) {
 			data = value
 		}
 	}
-	if fields.err != nil || env.kind == 0 || len(data) == 0 || data[0] != '{' {
+	if fields.Err() != nil || env.kind == 0 || len(data) == 0 || data[0] != '{' {
 		return env, false
 	}
-	fields = scanObject(data)
-	for key, value, ok := fields.next(); ok; key, value, ok = fields.next() {
+	fields = wire.NewTrustedObjectReader(data)
+	for key, value, ok := fields.Next(); ok; key, value, ok = fields.Next() {
 		switch string(key) {
 		case `"token"`:
 			env.token = value
@@ -101,13 +102,13 @@ func parseRPC(payload []byte) (rpcEnvelope, bool) {
 			env.errorObject = value
 		}
 	}
-	return env, fields.err == nil && env.token != nil
+	return env, fields.Err() == nil && env.token != nil
 }
 
 // parseErrorObject returns the code and message of {"code":C,"message":M}.
 func parseErrorObject(data []byte) (code, message string) {
-	fields := scanObject(data)
-	for key, value, ok := fields.next(); ok; key, value, ok = fields.next() {
+	fields := wire.NewTrustedObjectReader(data)
+	for key, value, ok := fields.Next(); ok; key, value, ok = fields.Next() {
 		switch string(key) {
 		case `"code"`:
 			code = jsonString(value)
@@ -118,156 +119,29 @@ func parseErrorObject(data []byte) (code, message string) {
 	return code, message
 }
 
-// objectScanner walks the members of a JSON object.
-type objectScanner struct {
-	data    []byte
-	pos     int
-	started bool
-	done    bool
-	err     error
-}
-
-func scanObject(data []byte) objectScanner {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return objectScanner{done: true, err: errSyntax}
-	}
-	return objectScanner{data: data, pos: i + 1}
-}
-
-// next returns the next member's key (with its quotes) and raw value.
-func (s *objectScanner) next() (key, value []byte, ok bool) {
-	if s.done {
-		return nil, nil, false
-	}
-	b := s.data
-	i := skipSpace(b, s.pos)
-	if i < len(b) && b[i] == '}' {
-		s.done = true
-		return nil, nil, false
-	}
-	if s.started {
-		if i >= len(b) || b[i] != ',' {
-			return s.fail()
-		}
-		i = skipSpace(b, i+1)
-	}
-	s.started = true
-	if i >= len(b) || b[i] != '"' {
-		return s.fail()
-	}
-	end, err := skipString(b, i)
-	if err != nil {
-		return s.fail()
-	}
-	key = b[i:end]
-	i = skipSpace(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return s.fail()
-	}
-	i = skipSpace(b, i+1)
-	end, err = skipValue(b, i)
-	if err != nil {
-		return s.fail()
-	}
-	s.pos = end
-	return key, b[i:end], true
-}
-
-func (s *objectScanner) fail() ([]byte, []byte, bool) {
-	s.done, s.err = true, errSyntax
-	return nil, nil, false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index past the string literal starting at b[i].
-func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, nil
-		case '\\':
-			j++
-		}
-	}
-	return len(b), errSyntax
-}
-
-// skipValue returns the index past the JSON value starting at b[i].
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return i, errSyntax
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, err := skipString(b, j)
-				if err != nil {
-					return end, err
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return len(b), errSyntax
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\n', '\r', '\t':
-			if j == i {
-				return j, errSyntax
-			}
-			return j, nil
-		}
-		j++
-	}
-	if j == i {
-		return j, errSyntax
-	}
-	return j, nil
-}
-
 // splitArray appends the elements of a JSON array to elements, aliasing data.
 func splitArray(data []byte, elements []json.RawMessage) ([]json.RawMessage, error) {
-	i := skipSpace(data, 0)
+	i := wire.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return nil, errSyntax
 	}
-	i = skipSpace(data, i+1)
+	i = wire.SkipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return elements, nil
 	}
 	for {
-		end, err := skipValue(data, i)
+		end, err := wire.SkipTrusted(data, i)
 		if err != nil {
 			return nil, err
 		}
 		elements = append(elements, data[i:end:end])
-		i = skipSpace(data, end)
+		i = wire.SkipSpace(data, end)
 		if i >= len(data) {
 			return nil, errSyntax
 		}
 		switch data[i] {
 		case ',':
-			i = skipSpace(data, i+1)
+			i = wire.SkipSpace(data, i+1)
 		case ']':
 			return elements, nil
 		default:
@@ -278,23 +152,11 @@ func splitArray(data []byte, elements []json.RawMessage) ([]json.RawMessage, err
 
 // plainString reports whether lit is a string literal with no escapes, so
 // that its contents are lit[1:len(lit)-1].
-func plainString(lit []byte) bool {
-	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
-		return false
-	}
-	inner := lit[1 : len(lit)-1]
-	return bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)
-}
+func plainString(lit []byte) bool { return wire.PlainString(lit) }
 
 // jsonString decodes a string literal; anything else gives "".
 func jsonString(lit []byte) string {
-	if plainString(lit) {
-		return string(lit[1 : len(lit)-1])
-	}
-	var s string
-	if len(lit) > 0 && lit[0] == '"' {
-		_ = json.Unmarshal(lit, &s)
-	}
+	s, _ := wire.Unquote(lit)
 	return s
 }
 

@@ -105,3 +105,12 @@ func BenchmarkParseDirect4K(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkAppendString4K(b *testing.B) {
+	s := strings.Repeat("x", 4096)
+	buf := make([]byte, 0, 8192)
+	b.SetBytes(4096)
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}

@@ -79,65 +79,26 @@ func Parse(data []byte) (Frame, error) {
 }
 
 func (f *Frame) parseObject(b []byte) error {
-	var typeErr error // the first field of the wrong type
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	if i := skipSpace(b, 0); i >= len(b) || b[i] != '{' {
 		if _, err := scanValue(b, i, 0); err != nil || i >= len(b) {
 			return Errorf(CodeBadRequest, "frame is not JSON")
 		}
 		return Errorf(CodeBadRequest, "frame is not a JSON object")
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return checkTrailing(b, i+1)
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
-		keyEnd, keyEscaped, err := scanString(b, i)
-		if err != nil {
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
-		key := b[i:keyEnd]
-		i = skipSpace(b, keyEnd)
-		if i >= len(b) || b[i] != ':' {
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
-		i = skipSpace(b, i+1)
-		start := i
-		if i, err = scanValue(b, i, 1); err != nil {
-			if err == errTooDeep {
-				return Errorf(CodeBadRequest, "frame is nested too deeply")
-			}
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
-		if err := f.setField(key, keyEscaped, b[start:i]); err != nil && typeErr == nil {
+	var typeErr error // the first field of the wrong type; reading goes on, for the id
+	r := NewObjectReader(b)
+	for key, value, ok := r.Next(); ok; key, value, ok = r.Next() {
+		if err := f.setField(key, value); err != nil && typeErr == nil {
 			typeErr = err
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			if err := checkTrailing(b, i+1); err != nil {
-				return err
-			}
-			return typeErr
-		default:
-			return Errorf(CodeBadRequest, "frame is not JSON")
-		}
 	}
-}
-
-func checkTrailing(b []byte, i int) error {
-	if skipSpace(b, i) != len(b) {
-		return Errorf(CodeBadRequest, "frame is not JSON")
+	switch r.Err() {
+	case nil:
+		return typeErr
+	case errTooDeep:
+		return Errorf(CodeBadRequest, "frame is nested too deeply")
 	}
-	return nil
+	return Errorf(CodeBadRequest, "frame is not JSON")
 }
 
 var (
@@ -151,8 +112,8 @@ var (
 
 // setField stores a field's raw value. Duplicate keys: the last one wins, as
 // with encoding/json.
-func (f *Frame) setField(key []byte, keyEscaped bool, value []byte) error {
-	if keyEscaped {
+func (f *Frame) setField(key, value []byte) error {
+	if bytes.IndexByte(key, '\\') >= 0 {
 		key = []byte(`"` + unquote(key, true) + `"`)
 	}
 	isNull := string(value) == "null"

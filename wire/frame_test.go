@@ -154,3 +154,38 @@ var seedFrames = []string{
 	`{"to":"x","payload":"\u00e9\ud83c\udfd3","from":"spoof"}`,
 	`[1]`, `42`, `null`, `{`, `{"to":5}`,
 }
+
+// FuzzTrustedReader checks that on valid JSON the trusted reader finds the
+// same members as the validating one, and never panics on anything.
+func FuzzTrustedReader(f *testing.F) {
+	for _, seed := range seedFrames {
+		f.Add([]byte(seed))
+	}
+	f.Add([]byte(`{"a":"x\\\"y\\\\","b":[{"c":"]}"}],"d":-1.5e3,"e":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		trusted := NewTrustedObjectReader(data)
+		var got [][]byte
+		for key, value, ok := trusted.Next(); ok; key, value, ok = trusted.Next() {
+			got = append(got, key, value)
+		}
+		if !json.Valid(data) {
+			return
+		}
+		checked := NewObjectReader(data)
+		var want [][]byte
+		for key, value, ok := checked.Next(); ok; key, value, ok = checked.Next() {
+			want = append(want, key, value)
+		}
+		if checked.Err() != nil {
+			return // valid JSON, but not an object
+		}
+		if trusted.Err() != nil || len(got) != len(want) {
+			t.Fatalf("trusted reader: %q, %v; validating reader: %q", got, trusted.Err(), want)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("member %d: trusted %q, validating %q", i, got[i], want[i])
+			}
+		}
+	})
+}

@@ -1,0 +1,76 @@
+package wire
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// Word-at-a-time scanning of JSON strings: eight bytes are checked at once
+// for the bytes that end a plain run. On the low seven bits of each byte the
+// tests below never miss a byte they look for; they may flag a byte they
+// should not (after a borrow), which only sends that word to the byte loop.
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// below flags the bytes of w that are under n, for w with every high bit clear.
+func below(w, n uint64) uint64 { return (w - ones*n) & ^w & highs }
+
+// equal flags the bytes of w equal to c, for w with every high bit clear.
+func equal(w, c uint64) uint64 {
+	x := w ^ (ones * c)
+	return (x - ones) & ^x & highs
+}
+
+// special flags the bytes of a word (high bits cleared) that a JSON string
+// cannot hold as they are: control characters, '"' and '\\'.
+func special(low uint64) uint64 { return below(low, 0x20) | equal(low, '"') | equal(low, '\\') }
+
+// hasControl reports whether s holds a byte below 0x20, which a JSON string
+// literal may not hold as it is.
+func hasControl(s []byte) bool {
+	i := 0
+	for ; i+32 <= len(s); i += 32 { // four words a round: fewer branches
+		w0 := binary.LittleEndian.Uint64(s[i:])
+		w1 := binary.LittleEndian.Uint64(s[i+8:])
+		w2 := binary.LittleEndian.Uint64(s[i+16:])
+		w3 := binary.LittleEndian.Uint64(s[i+24:])
+		if below(w0&^highs, 0x20)&^w0|below(w1&^highs, 0x20)&^w1|below(w2&^highs, 0x20)&^w2|below(w3&^highs, 0x20)&^w3 != 0 {
+			break // the word loop below finds it, or finds a false alarm
+		}
+	}
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		if below(w&^highs, 0x20)&^w == 0 { // &^w: ignore bytes of 128 and up
+			continue
+		}
+		for _, c := range s[i : i+8] { // a flag may come from a borrow: confirm
+			if c < 0x20 {
+				return true
+			}
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiRun returns the length of the leading whole words of s that are
+// printable ASCII other than '"' and '\\': a run that can be written into a
+// string literal as it is, with no escaping and no UTF-8 check.
+func asciiRun(s string) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&highs != 0 || special(w) != 0 {
+			break
+		}
+	}
+	return i
+}
