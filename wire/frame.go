@@ -121,6 +121,10 @@ func (f *Frame) setField(key, value []byte) error {
 	case bytes.Equal(key, keyPayload):
 		f.Payload = value
 	case bytes.Equal(key, keyAction):
+		if name, ok := knownAction(value); ok {
+			f.Action = name // no allocation for the actions of the protocol
+			return nil
+		}
 		return stringField(&f.Action, "action", value, isNull)
 	case bytes.Equal(key, keyTo):
 		return stringField(&f.To, "to", value, isNull)
@@ -147,6 +151,29 @@ func (f *Frame) setField(key, value []byte) error {
 		f.ID = value
 	}
 	return nil
+}
+
+// knownAction returns the constant for a string literal naming one of the
+// protocol's actions.
+func knownAction(lit []byte) (string, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return "", false
+	}
+	switch name := lit[1 : len(lit)-1]; string(name) { // no allocation: compiled to comparisons
+	case ActionLoopback:
+		return ActionLoopback, true
+	case ActionSendMessage:
+		return ActionSendMessage, true
+	case ActionSend:
+		return ActionSend, true
+	case ActionSubscribe:
+		return ActionSubscribe, true
+	case ActionUnsubscribe:
+		return ActionUnsubscribe, true
+	case ActionPublish:
+		return ActionPublish, true
+	}
+	return "", false
 }
 
 func stringField(dst *string, name string, value []byte, isNull bool) error {
