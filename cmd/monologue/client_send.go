@@ -8,11 +8,27 @@ import (
 )
 
 // runSend sends a direct message to a peer.
-func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	defer trimPrefix(&err)
-	fs, cf := newClientFlagSet("send", "ID PAYLOAD",
+func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runDeliver(ctx, args, stderr, "send", "ID PAYLOAD",
 		"Send PAYLOAD to the peer with connection ID ID. PAYLOAD is read as JSON, or\n"+
-			"else as a string. Fails when the gateway reports an error (a gone peer).", stderr)
+			"else as a string. Fails when the gateway reports an error (a gone peer).",
+		(*monologue.Client).Send)
+}
+
+// runPublish publishes a payload to a channel.
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runDeliver(ctx, args, stderr, "publish", "CHANNEL PAYLOAD",
+		"Publish PAYLOAD to every subscriber of CHANNEL. PAYLOAD is read as JSON, or\n"+
+			"else as a string.",
+		(*monologue.Client).Publish)
+}
+
+// runDeliver is send and publish: dial, hand PAYLOAD to method with the
+// target, and fail when the gateway reports an error about it.
+func runDeliver(ctx context.Context, args []string, stderr io.Writer, name, usage, help string,
+	method func(c *monologue.Client, ctx context.Context, target string, payload any) error) (err error) {
+	defer trimPrefix(&err)
+	fs, cf := newClientFlagSet(name, usage, help, stderr)
 	rest, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
 		return err
@@ -23,5 +39,5 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		return err
 	}
 	defer c.Close()
-	return deliver(ctx, c, errs, func() error { return c.Send(ctx, rest[0], parseValue(rest[1])) })
+	return deliver(ctx, c, errs, func() error { return method(c, ctx, rest[0], parseValue(rest[1])) })
 }
