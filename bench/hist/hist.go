@@ -15,9 +15,6 @@ import (
 // subBits is log2 of the number of sub-buckets per power of two.
 const subBits = 7
 
-// subCount is the number of linear sub-buckets per power of two.
-const subCount = 1 << subBits
-
 // MaxValue is the largest value kept exactly to bucket precision (about
 // 18 minutes in nanoseconds); larger values are recorded as MaxValue.
 const MaxValue = 1<<40 - 1
