@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/wire"
 )
 
@@ -67,14 +69,18 @@ func (c *Client) dial(ctx context.Context) (*connection, error) {
 		return nil, wrap(op, err)
 	}
 	var source io.Reader = netConn
+	raw := rawsock.For(netConn)
+	if raw != nil {
+		source = rawReader{raw}
+	}
 	if buffered != nil {
-		source = io.MultiReader(buffered, netConn)
+		source = io.MultiReader(buffered, source)
 	}
 	cn := &connection{
 		client:  c,
 		netConn: netConn,
 		reader:  bufio.NewReaderSize(source, readBufferSize),
-		writer:  newWriter(netConn, c.opts.KeepAlive),
+		writer:  newWriter(netConn, raw, c.opts.KeepAlive),
 		first:   make(chan string, 1),
 		done:    make(chan struct{}),
 	}
@@ -138,6 +144,11 @@ func (cn *connection) abort() {
 		<-cn.done
 	})
 }
+
+// rawReader reads a plain TCP socket through rawsock.
+type rawReader struct{ raw syscall.RawConn }
+
+func (r rawReader) Read(p []byte) (int, error) { return rawsock.Read(r.raw, p) }
 
 // closeError is the gateway closing the connection.
 type closeError struct {

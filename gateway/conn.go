@@ -7,10 +7,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/relay"
 )
 
@@ -30,6 +32,7 @@ const (
 type conn struct {
 	gw      *Gateway
 	netConn net.Conn
+	raw     syscall.RawConn // netConn's socket for writeNow; nil: TLS, queue only
 	id      string
 
 	sourceIP, userAgent, tenant, stage string
@@ -61,7 +64,7 @@ type conn struct {
 	flightFrames  int32 // frames the writer is writing
 	flightBytes   int
 	writeErr      error // why the socket broke
-	writing       bool  // a writer goroutine is running
+	writing       bool  // a writer is running: writeLoop, or writeNow's caller
 	closed        bool  // a close frame is queued or the socket failed: no more sends
 	broken        bool  // a write failed; the socket is closed
 	writers       sync.WaitGroup
@@ -72,6 +75,7 @@ func newConn(g *Gateway, netConn net.Conn, id string, identity relay.Identity, s
 	c := &conn{
 		gw:          g,
 		netConn:     netConn,
+		raw:         rawsock.For(netConn),
 		id:          id,
 		sourceIP:    identity.SourceIP,
 		userAgent:   identity.UserAgent,

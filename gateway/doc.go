@@ -12,9 +12,10 @@
 // in-process relay unless Options.NewIntegration says otherwise.
 //
 // Data flows one way: socket → reader goroutine → Integration.Handle →
-// Gateway.Send → the connection's queue → writer goroutine → socket. The
-// gateway selects a route key and calls the integration; it knows nothing
-// else about routes.
+// Gateway.Send → socket, written by the sending goroutine when the
+// connection is idle, and otherwise through the connection's queue and its
+// writer goroutine. The gateway selects a route key and calls the
+// integration; it knows nothing else about routes.
 //
 // # Goroutines
 //
@@ -28,17 +29,30 @@
 // handling went. The hand-over is a go statement, so the reader's state
 // passes with a happens-before edge and there is never more than one reader.
 //
-// A writer goroutine (conn.writeLoop) is started by whoever queues a frame
-// when none runs, and exits when the queue is empty, so an idle connection
-// has a parked reader and nothing else. When the reader meets the end of the
+// A frame sent to an idle connection (nothing queued, no writer running)
+// is written by the goroutine that sends it (conn.writeNow): on a plain TCP
+// socket, one non-blocking write through internal/rawsock, so the sender
+// never waits for the socket and the frame leaves without a goroutine being
+// started for it. What the socket does not take goes to the front of the
+// queue. Otherwise the frame is queued, and a writer goroutine
+// (conn.writeLoop) is started by whoever queues a frame when none runs; it
+// exits when the queue is empty, so an idle connection has a parked reader
+// and nothing else. While a reader has more messages buffered, the frames
+// they cause are queued rather than written at once (Send sees it in the
+// context, see batchKey), so that they leave together in one write. TLS
+// connections always queue. When the reader meets the end of the
 // connection (conn.end) it queues the close frame (or discards the queue if
 // the socket failed), waits for the writer, waits briefly for the client's
 // close frame if the server closed first, closes the socket, sends
 // $disconnect, and only then removes the connection from the table.
 // Gateway.Shutdown waits for every connection's end through Gateway.running.
 //
-// Only the reader reads and only the writer writes. The writer closes the
-// socket when a write fails or passes WriteTimeout, which ends the reader.
+// Only the reader reads and only the writer writes: conn.writing makes one
+// goroutine at a time the writer, writeLoop or a sender in writeNow, so
+// writes never overlap and frames leave in the order they were queued. The
+// writer closes the socket when a write fails or (writeLoop) passes
+// WriteTimeout, which ends the reader. On plain TCP the reader's reads and
+// writeNow's writes are raw system calls (internal/rawsock explains why).
 // Other goroutines touch the socket only to set a read deadline in the past
 // (conn.requestClose: Shutdown, DeleteConnection), which wakes the reader,
 // and to close it when Shutdown gives up. Idle timeout and age limit are read
@@ -48,8 +62,12 @@
 //
 // Lock order: Gateway.lifecycle, then a table shard's mu; conn.mu is a leaf,
 // never held while taking another lock or doing I/O. The writer holds no lock
-// while it writes. Gateway.Send looks the connection up under the shard's
-// read lock, releases it, then takes conn.mu to queue.
+// while it writes: writeNow marks itself the writer and counts its frame in
+// flight under conn.mu, releases it, then writes, and takes it again to
+// settle. The socket's own write lock (taken inside net.Conn.Write and
+// RawConn.Write) is only ever taken by the writer, so writeNow never waits
+// on it. Gateway.Send looks the connection up under the shard's read lock,
+// releases it, then takes conn.mu to queue or write.
 //
 // # Memory
 //
@@ -57,8 +75,9 @@
 // stack: read buffers come from a pool when bytes arrive and go back when
 // none are buffered; the send queue is a pooled buffer of ready-framed bytes,
 // present only while frames wait. The queue is bounded in frames and bytes
-// (Options.SendQueueFrames, SendQueueBytes); the writer drains everything
-// queued with one Write call. Measured with 15,000 idle connections: about
+// (Options.SendQueueFrames, SendQueueBytes), counting the frame writeNow is
+// writing as in flight; the writer drains everything queued with one Write
+// call. Measured with 15,000 idle connections: about
 // 5.3 KiB of RSS each (a 2 KiB stack, about 1.5 KiB of live heap, and GC
 // headroom); TLS connections cost more (crypto/tls keeps its own buffers).
 package gateway

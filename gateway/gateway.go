@@ -26,9 +26,11 @@ type Gateway struct {
 	conns       *table
 
 	// ctx is the context of integration calls made outside an HTTP request;
-	// cancel ends it when Shutdown gives up waiting.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// cancel ends it when Shutdown gives up waiting. batchCtx is ctx marked
+	// for a reader that has more messages buffered (see Send).
+	ctx      context.Context
+	cancel   context.CancelFunc
+	batchCtx context.Context
 
 	// lifecycle orders registration against Shutdown: a connection is
 	// registered (and counted in running) under the read lock only while
@@ -61,6 +63,7 @@ func New(opts Options) (*Gateway, error) {
 		conns:   newTable(),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.batchCtx = context.WithValue(g.ctx, batchKey{}, true)
 	newIntegration := opts.NewIntegration
 	if newIntegration == nil {
 		newIntegration = defaultIntegration
@@ -115,12 +118,13 @@ func (g *Gateway) Handler() http.Handler { return g.public }
 // GET /healthz. Serve it on a listener that is not public.
 func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 
-// Send queues data as a text frame to the connection. It never blocks: it
-// returns an error matching wire.ErrGone when the connection does not exist
-// or is closing, wire.ErrPayloadTooLarge when data is over MaxMessageSize,
-// and wire.ErrRateLimited (counted as a drop) when the connection's send
-// queue is full. data is copied.
-func (g *Gateway) Send(_ context.Context, connectionID string, data []byte) error {
+// Send sends data as a text frame to the connection: to an idle connection
+// it is written at once, and otherwise queued for the connection's writer
+// goroutine. It never blocks: it returns an error matching wire.ErrGone when
+// the connection does not exist or is closing, wire.ErrPayloadTooLarge when
+// data is over MaxMessageSize, and wire.ErrRateLimited (counted as a drop)
+// when the connection's send queue is full. data is copied.
+func (g *Gateway) Send(ctx context.Context, connectionID string, data []byte) error {
 	c := g.conns.get(connectionID)
 	if c == nil {
 		return goneError(connectionID)
@@ -128,8 +132,14 @@ func (g *Gateway) Send(_ context.Context, connectionID string, data []byte) erro
 	if len(data) > g.opts.MaxMessageSize {
 		return wire.Errorf(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
 	}
-	return c.send(data)
+	return c.send(data, ctx.Value(batchKey{}) != nil)
 }
+
+// batchKey marks the context of a message that more messages from the same
+// reader follow at once. Frames sent under it are queued for the writer
+// goroutine, which runs once the reader has handled them all and writes
+// them together; other frames to an idle connection are written at once.
+type batchKey struct{}
 
 // TenantOf returns the tenant of a connection; ok is false when it does not
 // exist.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -41,7 +42,7 @@ func (s source) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	for {
-		n, err := c.netConn.Read(p)
+		n, err := c.read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -52,6 +53,14 @@ func (s source) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// read reads from the socket, through rawsock when it is plain TCP.
+func (c *conn) read(p []byte) (int, error) {
+	if c.raw != nil {
+		return rawsock.Read(c.raw, p)
+	}
+	return c.netConn.Read(p)
 }
 
 func (c *conn) acquireReader() {
@@ -106,11 +115,21 @@ func (c *conn) handle(body []byte) {
 		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
+	ctx := g.ctx
+	if c.buffered() {
+		ctx = g.batchCtx // more messages follow: let their frames leave together
+	}
 	if g.opts.MessageRate > 0 && !c.allow() {
 		c.replyError(wire.CodeRateLimited, "message rate limit exceeded", id)
-	} else if err := g.integration.Handle(g.ctx, ev); err != nil {
+	} else if err := g.integration.Handle(ctx, ev); err != nil {
 		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
 	}
+}
+
+// buffered reports whether bytes of the next frame have arrived already
+// (reader only).
+func (c *conn) buffered() bool {
+	return c.headerRead || len(c.early) > 0 || (c.reader != nil && c.reader.Buffered() > 0)
 }
 
 // allow takes a token from the connection's message-rate bucket.
@@ -130,7 +149,7 @@ func (c *conn) allow() bool {
 func (c *conn) replyError(code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
-	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true)
+	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, !c.buffered())
 }
 
 // endingFor maps the error that ended the read loop to a close.
@@ -308,7 +327,7 @@ func (c *conn) control(h ws.Header) error {
 	}
 	switch h.OpCode {
 	case ws.OpPing:
-		_ = c.enqueue(ws.OpPong, p, true) // a full queue drops the pong
+		_ = c.enqueue(ws.OpPong, p, true, true) // a full queue drops the pong
 	case ws.OpClose:
 		if n == 1 {
 			return protocolError{errors.New("close frame payload of 1 byte")}

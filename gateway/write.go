@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/wire"
 )
 
@@ -34,14 +35,25 @@ func putBuffer(pool *sync.Pool, b *[]byte) {
 	}
 }
 
-// send queues a text frame from the Sender.
-func (c *conn) send(data []byte) error { return c.enqueue(ws.OpText, data, true) }
+// send queues a text frame from the Sender, or writes it at once (see
+// enqueue) unless batch says that more frames are about to follow.
+func (c *conn) send(data []byte, batch bool) error {
+	return c.enqueue(ws.OpText, data, true, !batch)
+}
 
-// enqueue appends a frame to the send queue, already framed, and starts the
-// writer goroutine when none runs. It never blocks on the socket. A limited
+// enqueue sends a frame without ever blocking on the socket. A limited
 // frame is refused with rate_limited when the queue is full; control frames
 // of the close handshake are not limited.
-func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool) error {
+//
+// When now is set and the connection is idle (nothing queued, no writer
+// running), the calling goroutine writes the frame itself with one
+// non-blocking system call (writeNow): no goroutine is started and the frame
+// leaves before the caller returns. Otherwise, or when the socket does not
+// take it all, the frame is queued, framed, and the writer goroutine is
+// started when none runs. Callers clear now when they know more frames
+// follow at once (the reader has more messages buffered), so that those
+// leave together in one write.
+func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	size := len(data) + headerSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
@@ -60,16 +72,25 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool) error {
 		c.gw.metrics.dropped("queue_full", 1)
 		return wire.Errorf(wire.CodeRateLimited, "send queue of connection "+c.id+" is full")
 	}
+	if op == ws.OpClose {
+		c.closed = true
+	}
+	if now && !c.writing && c.raw != nil {
+		// Idle: without a writer nothing is queued (see writeLoop).
+		c.writing = true
+		c.writers.Add(1)
+		c.flightFrames, c.flightBytes = 1, size
+		c.mu.Unlock()
+		c.writeNow(op, data)
+		return nil
+	}
 	if c.pending == nil {
 		c.pending = getBuffer(&writePool)
 	}
 	*c.pending = appendFrame(*c.pending, op, data)
 	c.pendingFrames++
-	switch op {
-	case ws.OpText:
+	if op == ws.OpText {
 		c.pendingTexts++
-	case ws.OpClose:
-		c.closed = true
 	}
 	start := !c.writing
 	if start {
@@ -83,10 +104,70 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool) error {
 	return nil
 }
 
+// writeNow writes one frame from the calling goroutine, which enqueue made
+// the connection's writer: c.writing is set and the frame is counted in
+// flight. The socket gets one non-blocking write. What it does not take goes
+// to the front of the queue, ahead of the frames queued meanwhile, and the
+// writer goroutine takes over, as it does when frames were queued meanwhile;
+// otherwise the connection is idle again. A failed write breaks the
+// connection as it does in writeLoop.
+func (c *conn) writeNow(op ws.OpCode, data []byte) {
+	buf := getBuffer(&writePool)
+	*buf = appendFrame(*buf, op, data)
+	n, err := rawsock.TryWrite(c.raw, *buf)
+	if n > 0 {
+		c.touch()
+	}
+	c.mu.Lock()
+	c.flightFrames, c.flightBytes = 0, 0
+	switch {
+	case err != nil:
+		c.broken, c.closed, c.writeErr = true, true, err
+		dropped := c.dropPendingLocked()
+		if op == ws.OpText {
+			dropped++
+		}
+		c.writing = false
+		c.mu.Unlock()
+		putBuffer(&writePool, buf)
+		c.writeFailed(err, dropped)
+		c.writers.Done()
+		return
+	case n < len(*buf):
+		rest := (*buf)[:copy(*buf, (*buf)[n:])]
+		if c.pending != nil {
+			rest = append(rest, *c.pending...)
+			putBuffer(&writePool, c.pending)
+		}
+		*buf = rest
+		c.pending = buf
+		c.pendingFrames++
+		if op == ws.OpText {
+			c.pendingTexts++
+		}
+	default:
+		putBuffer(&writePool, buf)
+		buf = nil
+	}
+	idle := c.pending == nil
+	if idle {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if buf == nil && op == ws.OpText {
+		c.gw.metrics.messagesOut.Inc()
+	}
+	if idle {
+		c.writers.Done()
+		return
+	}
+	go c.writeLoop() // inherits writing and the writers count
+}
+
 // queueClose queues the close frame after whatever is queued; nothing can
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
-	_ = c.enqueue(ws.OpClose, closePayload(status, reason), false)
+	_ = c.enqueue(ws.OpClose, closePayload(status, reason), false, true)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is
@@ -125,8 +206,8 @@ func (c *conn) writeError() error {
 
 // writeLoop is the writer goroutine. It takes everything queued at once and
 // writes it with one call, until the queue is empty; then it exits, so an
-// idle connection has no writer. A write that fails or blocks past
-// WriteTimeout closes the socket, which ends the reader too.
+// idle connection has no writer and nothing queued. A write that fails or
+// blocks past WriteTimeout closes the socket, which ends the reader too.
 func (c *conn) writeLoop() {
 	defer c.writers.Done()
 	for {
@@ -154,13 +235,19 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.gw.metrics.dropped("write_failed", dropped)
-			c.gw.log.Debug("write failed", "connection", c.id, "err", err)
-			_ = c.netConn.Close()
+			c.writeFailed(err, dropped)
 			continue
 		}
 		c.gw.metrics.messagesOut.Add(float64(texts))
 	}
+}
+
+// writeFailed counts the frames a failed write lost and closes the socket,
+// which ends the reader too.
+func (c *conn) writeFailed(err error, dropped int) {
+	c.gw.metrics.dropped("write_failed", dropped)
+	c.gw.log.Debug("write failed", "connection", c.id, "err", err)
+	_ = c.netConn.Close()
 }
 
 // write writes b to the socket within WriteTimeout.

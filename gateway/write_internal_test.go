@@ -51,7 +51,7 @@ func newTestConn(t *testing.T, opts Options) (*conn, *blockingConn) {
 func TestWriterBatches(t *testing.T) {
 	c, netConn := newTestConn(t, Options{})
 	for range 100 {
-		if err := c.send([]byte(`{"n":1}`)); err != nil {
+		if err := c.send([]byte(`{"n":1}`), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestQueueLimits(t *testing.T) {
 			accepted := 0
 			var err error
 			for range 10 {
-				if err = c.send(make([]byte, tt.frame)); err != nil {
+				if err = c.send(make([]byte, tt.frame), false); err != nil {
 					break
 				}
 				accepted++
@@ -95,7 +95,7 @@ func TestQueueLimits(t *testing.T) {
 			}
 			close(netConn.release)
 			c.writers.Wait()
-			if err := c.send([]byte("x")); err != nil {
+			if err := c.send([]byte("x"), false); err != nil {
 				t.Errorf("send after the queue drained: %v", err)
 			}
 			c.writers.Wait()
@@ -108,7 +108,7 @@ func TestSendAfterCloseIsGone(t *testing.T) {
 	close(netConn.release)
 	c.queueClose(closeGoingAway, "bye")
 	c.writers.Wait()
-	if err := c.send([]byte("x")); !errors.Is(err, wire.ErrGone) {
+	if err := c.send([]byte("x"), false); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("send after close: %v, want gone", err)
 	}
 	if err := c.gw.Send(context.Background(), "never", []byte("x")); !errors.Is(err, wire.ErrGone) {
