@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/testnet"
 )
 
 // startWriter runs a writer on the client end of a loopback TCP connection
@@ -23,25 +24,7 @@ import (
 // end does not read; it returns the writer and the other end.
 func startWriter(t *testing.T) (*writer, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	netConn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	_ = netConn.(*net.TCPConn).SetWriteBuffer(4096)
+	netConn, peer := testnet.TCPPair(t, 4096)
 	raw := rawsock.For(netConn)
 	if raw == nil {
 		t.Fatal("no raw socket for a TCP connection")
@@ -51,7 +34,6 @@ func startWriter(t *testing.T) (*writer, net.Conn) {
 	t.Cleanup(func() {
 		w.fail(ErrClosed)
 		_ = netConn.Close()
-		_ = peer.Close()
 		<-w.done
 	})
 	return w, peer

@@ -14,43 +14,10 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/monologue-go/monologue/internal/testnet"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
-
-// tcpPair returns the two ends of a loopback TCP connection whose server
-// end has a small send buffer, so that it fills up quickly when the client
-// does not read. (A small receive buffer would stall the stream: on
-// loopback's 64 KiB MSS the receiver then holds back window updates.)
-func tcpPair(t *testing.T) (server, client *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	dialed, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client = dialed.(*net.TCPConn)
-	a := <-accepted
-	if a == nil {
-		t.Fatal("accept failed")
-	}
-	server = a.(*net.TCPConn)
-	_ = server.SetWriteBuffer(4096)
-	t.Cleanup(func() {
-		_ = server.Close()
-		_ = client.Close()
-	})
-	return server, client
-}
 
 // newTCPConn is a gateway connection over a real socket, and the client's end.
 func newTCPConn(t *testing.T, opts Options) (*conn, *net.TCPConn) {
@@ -59,7 +26,7 @@ func newTCPConn(t *testing.T, opts Options) (*conn, *net.TCPConn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, client := tcpPair(t)
+	server, client := testnet.TCPPair(t, 4096) // the gateway's end fills up quickly
 	c := newConn(g, server, "AAAAAAAAAAAAAAA=", relay.Identity{}, "")
 	if c.raw == nil {
 		t.Fatal("no raw socket for a TCP connection")

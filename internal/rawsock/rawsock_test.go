@@ -11,30 +11,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/testnet"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func pair(t *testing.T) (a, b net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	if a, err = net.Dial("tcp", ln.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
-	if b = <-accepted; b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
-	return a, b
+	return testnet.TCPPair(t, 0)
 }
 
 func TestForIsPlainTCPOnly(t *testing.T) {
