@@ -2,15 +2,14 @@ package bench
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 )
 
-// needPeer skips a test of the Socket.IO peer when node or npm is missing,
-// except under CI=true, where it fails: CI must run every peer.
+// needPeer fails a test of the Socket.IO peer when node or npm is missing,
+// with the way to get them (make test installs them): every peer is tested.
 func needPeer(t *testing.T, peer string) {
 	t.Helper()
 	if peer != "socketio" {
@@ -18,10 +17,7 @@ func needPeer(t *testing.T, peer string) {
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("the socketio peer needs %s (CI=true: not skipping): %v", tool, err)
-			}
-			t.Skipf("the socketio peer needs %s: %v", tool, err)
+			t.Fatalf("the socketio peer needs %s (scripts/test-deps.sh installs it): %v", tool, err)
 		}
 	}
 }
