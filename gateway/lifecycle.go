@@ -52,7 +52,11 @@ func (c *conn) serve() {
 	for {
 		if !c.headerRead && len(c.early) == 0 && (c.reader == nil || c.reader.Buffered() == 0) {
 			c.releaseReader()
-			c.setReadDeadline(min(time.Now().UnixNano()+int64(handoffDelay), c.limitDeadline()))
+			at := time.Now().UnixNano() + int64(handoffDelay)
+			if limit := c.limitDeadline(); limit != 0 { // 0: no limit, not "now"
+				at = min(at, limit)
+			}
+			c.setReadDeadline(at)
 			if err := c.readFirst(); err != nil {
 				if errors.Is(err, errHandoff) {
 					c.rearm()

@@ -91,7 +91,9 @@ func (i *Integration) Handle(ctx context.Context, ev relay.Event) error {
 	if err == nil {
 		err = statusError(out)
 	}
-	if ev.Route == wire.RouteDisconnect {
+	// A connection ends at $disconnect, or at a $connect the function
+	// refused (the gateway then sends no $disconnect).
+	if ev.Route == wire.RouteDisconnect || (ev.Route == wire.RouteConnect && err != nil) {
 		i.mu.Lock()
 		delete(i.connected, ev.ConnectionID)
 		i.mu.Unlock()

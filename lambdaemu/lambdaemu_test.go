@@ -92,6 +92,9 @@ func TestFailedInvocationAnswersInternal(t *testing.T) {
 	if err := integ.Handle(context.Background(), relay.Event{ConnectionID: "B=", Route: wire.RouteConnect}); err == nil {
 		t.Fatal("a failed $connect must refuse the connection")
 	}
+	if n := len(integ.connected); n != 0 {
+		t.Fatalf("a refused connection is still remembered (%d entries)", n)
+	}
 }
 
 func TestBroadcastStatus(t *testing.T) {

@@ -50,7 +50,21 @@ func (r *Relay) replyError(ctx context.Context, connectionID string, err error, 
 		message = string(werr.Code)
 	}
 	if sendErr := r.build(ctx, connectionID, func(b []byte) []byte {
-		return wire.AppendError(b, werr.Code, message, id, to)
+		frame := wire.AppendError(b, werr.Code, message, id, to)
+		if len(frame) <= r.opts.MaxMessageSize {
+			return frame
+		}
+		// The message or the echoed fields quote what the client sent and
+		// make the frame too large to deliver: answer all the same, with
+		// the bare code, then without "to", then without the id.
+		frame = wire.AppendError(b[:0], werr.Code, string(werr.Code), id, to)
+		if len(frame) > r.opts.MaxMessageSize {
+			frame = wire.AppendError(frame[:0], werr.Code, string(werr.Code), id, "")
+		}
+		if len(frame) > r.opts.MaxMessageSize {
+			frame = wire.AppendError(frame[:0], werr.Code, string(werr.Code), nil, "")
+		}
+		return frame
 	}); sendErr != nil && ret == nil {
 		ret = sendErr
 	}
