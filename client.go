@@ -34,7 +34,7 @@ type Client struct {
 
 	nextID    atomic.Uint64 // tokens of calls and ids of frames
 	pendingMu sync.Mutex
-	pending   map[uint64]chan reply // answers awaited, by token or frame id
+	pending   map[uint64]pendingOp // answers awaited, by token or frame id
 
 	handlersMu sync.Mutex                          // serializes Handle
 	handlers   atomic.Pointer[map[string]*handler] // copy on write
@@ -81,7 +81,7 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 			NetDial:   o.NetDial,
 		},
 		closed:        make(chan struct{}),
-		pending:       make(map[uint64]chan reply),
+		pending:       make(map[uint64]pendingOp),
 		slots:         make(chan struct{}, o.MaxConcurrentHandlers),
 		subscriptions: make(map[string]struct{}),
 		events:        make(chan event, o.MessageBuffer),
@@ -121,7 +121,15 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.cancel()
-		c.conn.Load().close()
+		cn := c.conn.Load()
+		if cn.inOnError.Load() {
+			// Close was (most likely) called from OnError, on the reader
+			// of cn, which cannot end before it returns: close without
+			// waiting. supervise fails what is pending once cn is done.
+			go cn.close()
+			return
+		}
+		cn.close()
 		c.supervisor.Wait()
 		c.failPending(ErrClosed)
 	})
@@ -241,9 +249,18 @@ type reply struct {
 	err error
 }
 
-func (c *Client) addPending(id uint64, ch chan reply) {
+// pendingOp is an operation waiting for its reply on ch. peer is the
+// callee of a call: only its ACK or ERR answers the call (any peer can send
+// an RPC reply with a guessed token). It is "" for the operations only the
+// gateway answers (Ping, Subscribe, Unsubscribe).
+type pendingOp struct {
+	ch   chan reply
+	peer string
+}
+
+func (c *Client) addPending(id uint64, peer string, ch chan reply) {
 	c.pendingMu.Lock()
-	c.pending[id] = ch
+	c.pending[id] = pendingOp{ch: ch, peer: peer}
 	c.pendingMu.Unlock()
 }
 
@@ -256,14 +273,31 @@ func (c *Client) removePending(id uint64) bool {
 	return ok
 }
 
-// complete hands r to the operation waiting for id, if any.
+// complete hands r, from the gateway, to the operation waiting for id, if
+// any.
 func (c *Client) complete(id uint64, r reply) bool {
 	c.pendingMu.Lock()
-	ch, ok := c.pending[id]
+	op, ok := c.pending[id]
 	delete(c.pending, id)
 	c.pendingMu.Unlock()
 	if ok {
-		ch <- r // 1-buffered and sent to once: never blocks
+		op.ch <- r // 1-buffered and sent to once: never blocks
+	}
+	return ok
+}
+
+// completeCall hands r, an RPC reply sent by peer, to the call waiting for
+// token, if that call was made to peer.
+func (c *Client) completeCall(token uint64, peer string, r reply) bool {
+	c.pendingMu.Lock()
+	op, ok := c.pending[token]
+	ok = ok && op.peer != "" && op.peer == peer
+	if ok {
+		delete(c.pending, token)
+	}
+	c.pendingMu.Unlock()
+	if ok {
+		op.ch <- r // 1-buffered and sent to once: never blocks
 	}
 	return ok
 }
@@ -272,10 +306,10 @@ func (c *Client) complete(id uint64, r reply) bool {
 func (c *Client) failPending(err error) {
 	c.pendingMu.Lock()
 	pending := c.pending
-	c.pending = make(map[uint64]chan reply, len(pending))
+	c.pending = make(map[uint64]pendingOp, len(pending))
 	c.pendingMu.Unlock()
-	for _, ch := range pending {
-		ch <- reply{err: err}
+	for _, op := range pending {
+		op.ch <- reply{err: err}
 	}
 }
 

@@ -44,6 +44,7 @@ type connection struct {
 	err        error // why the connection ended; read after done is closed
 
 	closing   atomic.Bool // we started the closing handshake
+	inOnError atomic.Bool // the reader is in Options.OnError, which may call Close
 	closeOnce sync.Once
 }
 

@@ -139,7 +139,7 @@ func (c *Client) subscription(ctx context.Context, cn *connection, action, chann
 // roundTrip sends frame and waits for the reply that echoes id.
 func (c *Client) roundTrip(ctx context.Context, cn *connection, id uint64, frame []byte) error {
 	ch := replyChannels.Get().(chan reply)
-	c.addPending(id, ch)
+	c.addPending(id, "", ch)
 	if err := cn.writer.write(ctx, ws.OpText, frame); err != nil {
 		if c.removePending(id) {
 			replyChannels.Put(ch)
@@ -183,7 +183,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 	}
 	switch {
 	case f.errorObject != nil:
-		c.gatewayError(f)
+		c.gatewayError(cn, f)
 	case f.action != nil:
 		switch string(f.action) {
 		case `"subscribed"`, `"unsubscribed"`:
@@ -213,7 +213,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 }
 
 // gatewayError fails the operation an error frame is about, or logs it.
-func (c *Client) gatewayError(f serverFrame) {
+func (c *Client) gatewayError(cn *connection, f serverFrame) {
 	code, message := parseErrorObject(f.errorObject)
 	err := &wire.Error{Code: wire.Code(code), Message: message}
 	if f.id != nil {
@@ -222,6 +222,8 @@ func (c *Client) gatewayError(f serverFrame) {
 		}
 	}
 	if c.opts.OnError != nil {
+		cn.inOnError.Store(true)
+		defer cn.inOnError.Store(false)
 		c.opts.OnError(err)
 		return
 	}

@@ -68,7 +68,8 @@ type Options struct {
 	// OnError, when not nil, receives the errors the gateway reports about
 	// frames no operation waits for: a Send to a peer that is gone, a Publish
 	// over the size limit, an answer to a caller that left. It is called on
-	// the goroutine that reads the connection, and must return quickly.
+	// the goroutine that reads the connection, and must return quickly; it
+	// may call Close.
 	// Nil: such errors are logged at level Warn. See also Ping.
 	OnError func(error)
 

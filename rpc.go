@@ -95,6 +95,9 @@ func (c *Client) Handle(method string, fn HandlerFunc) error {
 // code and message), and ErrGone when to is not connected. With no reply
 // within Options.CallTimeout (or before ctx's earlier deadline) it fails with
 // an error matching context.DeadlineExceeded.
+//
+// Only a reply sent by the peer called answers the call: a reply from any
+// other peer carrying the same token is ignored.
 func (c *Client) Call(ctx context.Context, to, method string, args []any, result any) error {
 	cn, err := c.current()
 	if err != nil {
@@ -113,7 +116,7 @@ func (c *Client) Call(ctx context.Context, to, method string, args []any, result
 		return callError(to, method, err)
 	}
 	ch := replyChannels.Get().(chan reply)
-	c.addPending(token, ch)
+	c.addPending(token, to, ch)
 	err = cn.writer.write(ctx, ws.OpText, frame)
 	putBuffer(buffer, frame)
 	if err != nil {
@@ -170,7 +173,8 @@ func putBuffer(buffer *[]byte, b []byte) {
 	}
 }
 
-// handleRPC handles an RPC payload received from a peer.
+// handleRPC handles an RPC payload received from a peer. A reply answers a
+// call only when it comes from the peer called.
 func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 	switch env.kind {
 	case 'A':
@@ -179,7 +183,7 @@ func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 		if ret == nil {
 			ret = []byte("null")
 		}
-		if !ok || !c.complete(token, reply{ret: append([]byte(nil), ret...)}) {
+		if !ok || !c.completeCall(token, cn.peerID(from), reply{ret: append([]byte(nil), ret...)}) {
 			c.log.Debug("monologue: ignored a reply to no pending call", "token", string(env.token))
 		}
 	case 'E':
@@ -188,7 +192,7 @@ func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 		if code == "" {
 			code = CodeHandlerError
 		}
-		if !ok || !c.complete(token, reply{err: &RemoteError{Code: code, Message: message}}) {
+		if !ok || !c.completeCall(token, cn.peerID(from), reply{err: &RemoteError{Code: code, Message: message}}) {
 			c.log.Debug("monologue: ignored an error reply to no pending call", "token", string(env.token))
 		}
 	case 'Q':
