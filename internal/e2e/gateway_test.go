@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -10,22 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	dynamolocal.Stop()
+	code := dynamolocal.Run(m)
 	removeBootstrap()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
-			code = 1
-		}
-	}
 	os.Exit(code)
 }
 
