@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -22,23 +24,40 @@ func TestMain(m *testing.M) {
 // testAPIKey is the API key of the servers started here.
 const testAPIKey = "e2e-test-key-0123456789"
 
-// startGateway starts the gateway with its in-process relay (mode 1) on two
-// httptest servers, public and admin.
-func startGateway(t *testing.T, cfg Config) Server {
+// errorLogger keeps the servers' logs to errors, on stderr.
+var errorLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+
+// serveGateway starts a gateway with cfg's limits, its public and admin
+// handlers on loopback, and shuts it down when the test ends. integrate,
+// when not nil, returns the gateway's NewIntegration given the admin
+// listener's URL; it may register cleanups of its own, which run after the
+// gateway's shutdown.
+func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) Server {
 	t.Helper()
-	gw, err := gateway.New(gateway.Options{
+	adminListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminURL := "http://" + adminListener.Addr().String()
+	opts := gateway.Options{
 		APIKeys:          []string{testAPIKey},
 		MaxMessageSize:   cfg.MaxMessageSize,
 		IdleTimeout:      cfg.IdleTimeout,
 		MaxConnectionAge: cfg.MaxConnectionAge,
 		MessageRate:      cfg.MessageRate,
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
+		Logger:           errorLogger,
+	}
+	if integrate != nil {
+		opts.NewIntegration = integrate(adminURL)
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
+		adminListener.Close()
 		t.Fatalf("gateway.New: %v", err)
 	}
+	admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go admin.Serve(adminListener)
 	public := httptest.NewServer(gw.Handler())
-	admin := httptest.NewServer(gw.AdminHandler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -51,10 +70,13 @@ func startGateway(t *testing.T, cfg Config) Server {
 	return Server{
 		URL:       "ws" + strings.TrimPrefix(public.URL, "http") + "/",
 		PublicURL: public.URL,
-		AdminURL:  admin.URL,
+		AdminURL:  adminURL,
 		APIKey:    testAPIKey,
 	}
 }
+
+// startGateway starts the gateway with its in-process relay (mode 1).
+func startGateway(t *testing.T, cfg Config) Server { return serveGateway(t, cfg, nil) }
 
 // TestGateway runs the suite against the gateway with its in-process relay.
 func TestGateway(t *testing.T) {

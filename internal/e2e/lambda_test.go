@@ -3,18 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
@@ -38,22 +32,9 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 		if bootstrap != nil {
 			path = bootstrap(t)
 		}
-		adminListener, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		adminURL := "http://" + adminListener.Addr().String()
-		var local *lambdaemu.Local
-		gw, err := gateway.New(gateway.Options{
-			APIKeys:          []string{testAPIKey},
-			MaxMessageSize:   cfg.MaxMessageSize,
-			IdleTimeout:      cfg.IdleTimeout,
-			MaxConnectionAge: cfg.MaxConnectionAge,
-			MessageRate:      cfg.MessageRate,
-			Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			NewIntegration: func(gw *gateway.Gateway) (gateway.Integration, error) {
-				var err error
-				local, err = lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
+		return serveGateway(t, cfg, func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error) {
+			return func(gw *gateway.Gateway) (gateway.Integration, error) {
+				local, err := lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
 					ManagementEndpoint: adminURL,
 					Stage:              "latest",
 					DynamoDBEndpoint:   endpoint,
@@ -61,36 +42,19 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 					PublishKey:         testAPIKey,
 					MaxMessageSize:     cfg.MaxMessageSize,
 					Bootstrap:          path,
-					Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+					Logger:             errorLogger,
 				})
-				return local, err
-			},
-		})
-		if err != nil {
-			adminListener.Close()
-			t.Fatalf("gateway.New with the Lambda integration: %v", err)
-		}
-		admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go admin.Serve(adminListener)
-		public := httptest.NewServer(gw.Handler())
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := gw.Shutdown(ctx); err != nil {
-				t.Errorf("gateway shutdown: %v", err)
-			}
-			public.Close()
-			admin.Close()
-			if err := local.Close(); err != nil {
-				t.Errorf("stop the function: %v", err)
+				if err != nil {
+					return nil, err
+				}
+				t.Cleanup(func() { // runs after the gateway's shutdown
+					if err := local.Close(); err != nil {
+						t.Errorf("stop the function: %v", err)
+					}
+				})
+				return local, nil
 			}
 		})
-		return Server{
-			URL:       "ws" + strings.TrimPrefix(public.URL, "http") + "/",
-			PublicURL: public.URL,
-			AdminURL:  adminURL,
-			APIKey:    testAPIKey,
-		}
 	}
 }
 
