@@ -273,27 +273,16 @@ func (c *Client) removePending(id uint64) bool {
 	return ok
 }
 
-// complete hands r, from the gateway, to the operation waiting for id, if
-// any.
-func (c *Client) complete(id uint64, r reply) bool {
+// complete hands r to the operation waiting for id, if any. from is the
+// peer that sent r, or "" for the gateway: an RPC reply (from a peer)
+// answers only a call made to that peer, since any peer can send a reply
+// with a guessed token.
+func (c *Client) complete(id uint64, from string, r reply) bool {
 	c.pendingMu.Lock()
 	op, ok := c.pending[id]
-	delete(c.pending, id)
-	c.pendingMu.Unlock()
+	ok = ok && (from == "" || from == op.peer)
 	if ok {
-		op.ch <- r // 1-buffered and sent to once: never blocks
-	}
-	return ok
-}
-
-// completeCall hands r, an RPC reply sent by peer, to the call waiting for
-// token, if that call was made to peer.
-func (c *Client) completeCall(token uint64, peer string, r reply) bool {
-	c.pendingMu.Lock()
-	op, ok := c.pending[token]
-	ok = ok && op.peer != "" && op.peer == peer
-	if ok {
-		delete(c.pending, token)
+		delete(c.pending, id)
 	}
 	c.pendingMu.Unlock()
 	if ok {

@@ -188,14 +188,14 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		switch string(f.action) {
 		case `"subscribed"`, `"unsubscribed"`:
 			if id, ok := parseToken(f.id); ok {
-				c.complete(id, reply{})
+				c.complete(id, "", reply{})
 			}
 		default:
 			c.log.Debug("monologue: ignored a frame", "frame", string(data))
 		}
 	case f.message != nil:
 		// The reply to Ping's send frame echoes its id as the message.
-		if id, ok := parseToken(f.message); ok && c.complete(id, reply{}) {
+		if id, ok := parseToken(f.message); ok && c.complete(id, "", reply{}) {
 			return
 		}
 		c.log.Debug("monologue: ignored a frame", "frame", string(data))
@@ -217,7 +217,7 @@ func (c *Client) gatewayError(cn *connection, f serverFrame) {
 	code, message := parseErrorObject(f.errorObject)
 	err := &wire.Error{Code: wire.Code(code), Message: message}
 	if f.id != nil {
-		if id, ok := parseToken(f.id); ok && c.complete(id, reply{err: err}) {
+		if id, ok := parseToken(f.id); ok && c.complete(id, "", reply{err: err}) {
 			return
 		}
 	}

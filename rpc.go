@@ -179,20 +179,24 @@ func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 	switch env.kind {
 	case 'A':
 		token, ok := parseToken(env.token)
+		peer := cn.peerID(from)
+		ok = ok && peer != "" // "" would pass for the gateway in complete
 		ret := env.ret
 		if ret == nil {
 			ret = []byte("null")
 		}
-		if !ok || !c.completeCall(token, cn.peerID(from), reply{ret: append([]byte(nil), ret...)}) {
+		if !ok || !c.complete(token, peer, reply{ret: append([]byte(nil), ret...)}) {
 			c.log.Debug("monologue: ignored a reply to no pending call", "token", string(env.token))
 		}
 	case 'E':
 		token, ok := parseToken(env.token)
+		peer := cn.peerID(from)
+		ok = ok && peer != ""
 		code, message := parseErrorObject(env.errorObject)
 		if code == "" {
 			code = CodeHandlerError
 		}
-		if !ok || !c.completeCall(token, cn.peerID(from), reply{err: &RemoteError{Code: code, Message: message}}) {
+		if !ok || !c.complete(token, peer, reply{err: &RemoteError{Code: code, Message: message}}) {
 			c.log.Debug("monologue: ignored an error reply to no pending call", "token", string(env.token))
 		}
 	case 'Q':
