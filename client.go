@@ -351,7 +351,7 @@ func (c *Client) await(ctx context.Context, id uint64, ch chan reply) (reply, er
 // checkSize refuses a frame over Options.MaxSendSize; what names it.
 func (c *Client) checkSize(frame []byte, what string) error {
 	if limit := c.opts.MaxSendSize; limit > 0 && len(frame) > limit {
-		return wire.Errorf(wire.CodePayloadTooLarge,
+		return wire.NewError(wire.CodePayloadTooLarge,
 			fmt.Sprintf("%s of %d bytes is over the limit of %d (Options.MaxSendSize)", what, len(frame), limit))
 	}
 	return nil

@@ -62,7 +62,7 @@ func (c *Client) dial(ctx context.Context) (*connection, error) {
 		var status ws.StatusError
 		if errors.As(err, &status) {
 			if int(status) == http.StatusForbidden {
-				err = wire.Errorf(wire.CodeForbidden, "handshake refused with HTTP 403: wrong or missing API key")
+				err = wire.NewError(wire.CodeForbidden, "handshake refused with HTTP 403: wrong or missing API key")
 			} else {
 				err = fmt.Errorf("handshake refused with HTTP %d %s", int(status), http.StatusText(int(status)))
 			}

@@ -218,7 +218,7 @@ func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 			req.handler = handlers[req.Method]
 		}
 		if !c.acquireSlot() {
-			c.answer(cn, req, nil, wire.Errorf(wire.CodeRateLimited, fmt.Sprintf(
+			c.answer(cn, req, nil, wire.NewError(wire.CodeRateLimited, fmt.Sprintf(
 				"too many requests in progress (Options.MaxConcurrentHandlers is %d)", c.opts.MaxConcurrentHandlers)))
 			return
 		}

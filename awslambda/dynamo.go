@@ -149,7 +149,7 @@ func (d *DynamoChannels) checkLimit(ctx context.Context, channel, connectionID s
 	if out.Count > 0 {
 		return nil // renewing a subscription it has
 	}
-	return wire.Errorf(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", d.opts.MaxPerConnection))
+	return wire.NewError(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", d.opts.MaxPerConnection))
 }
 
 // Unsubscribe deletes the item (channel, connectionID): one DeleteItem.

@@ -120,13 +120,13 @@ func sendError(connectionID string, err error) error {
 	)
 	switch {
 	case errors.As(err, &gone):
-		werr = wire.Errorf(wire.CodeGone, "connection is gone")
+		werr = wire.NewError(wire.CodeGone, "connection is gone")
 	case errors.As(err, &tooLarge):
-		werr = wire.Errorf(wire.CodePayloadTooLarge, "frame exceeds API Gateway's size limit")
+		werr = wire.NewError(wire.CodePayloadTooLarge, "frame exceeds API Gateway's size limit")
 	case errors.As(err, &limited):
-		werr = wire.Errorf(wire.CodeRateLimited, "API Gateway's rate limit exceeded")
+		werr = wire.NewError(wire.CodeRateLimited, "API Gateway's rate limit exceeded")
 	case errors.As(err, &forbidden):
-		werr = wire.Errorf(wire.CodeForbidden, "API Gateway refused the post")
+		werr = wire.NewError(wire.CodeForbidden, "API Gateway refused the post")
 	default:
 		return fmt.Errorf("awslambda: post to connection %s: %w", connectionID, err)
 	}

@@ -52,7 +52,7 @@ func (m *Memory) Subscribe(_ context.Context, channel, connectionID string) erro
 		return nil
 	}
 	if len(chans) >= m.maxPerConn {
-		return wire.Errorf(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", m.maxPerConn))
+		return wire.NewError(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", m.maxPerConn))
 	}
 	if chans == nil {
 		chans = make(map[string]struct{})

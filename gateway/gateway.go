@@ -130,7 +130,7 @@ func (g *Gateway) Send(ctx context.Context, connectionID string, data []byte) er
 		return goneError(connectionID)
 	}
 	if len(data) > g.opts.MaxMessageSize {
-		return wire.Errorf(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
+		return wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
 	}
 	return c.send(data, ctx.Value(batchKey{}) != nil)
 }
@@ -247,5 +247,5 @@ func (g *Gateway) shuttingDown() bool {
 }
 
 func goneError(connectionID string) error {
-	return wire.Errorf(wire.CodeGone, "no connection "+string(wire.AppendString(nil, connectionID)))
+	return wire.NewError(wire.CodeGone, "no connection "+string(wire.AppendString(nil, connectionID)))
 }

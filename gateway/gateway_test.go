@@ -243,7 +243,7 @@ func TestConnectError(t *testing.T) {
 		status int
 	}{
 		{errors.New("refused"), http.StatusInternalServerError},
-		{wire.Errorf(wire.CodeForbidden, "not you"), http.StatusForbidden},
+		{wire.NewError(wire.CodeForbidden, "not you"), http.StatusForbidden},
 	} {
 		events := &recorder{connectErr: tt.err}
 		s := start(t, gateway.Options{NewIntegration: events.wrap})

@@ -188,7 +188,7 @@ func (g *Gateway) writeWireError(w http.ResponseWriter, r *http.Request, err err
 	werr, ok := errors.AsType[*wire.Error](err)
 	if !ok {
 		g.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		werr = wire.Errorf(wire.CodeInternal, "Internal server error")
+		werr = wire.NewError(wire.CodeInternal, "Internal server error")
 	}
 	info := werr.Code.Info()
 	message := werr.Message

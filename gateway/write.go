@@ -70,7 +70,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	if limited && full {
 		c.mu.Unlock()
 		c.gw.metrics.dropped("queue_full", 1)
-		return wire.Errorf(wire.CodeRateLimited, "send queue of connection "+c.id+" is full")
+		return wire.NewError(wire.CodeRateLimited, "send queue of connection "+c.id+" is full")
 	}
 	if op == ws.OpClose {
 		c.closed = true

@@ -233,7 +233,7 @@ func statusError(out []byte) error {
 	case 429:
 		code = wire.CodeRateLimited
 	}
-	return wire.Errorf(code, msg.Message)
+	return wire.NewError(code, msg.Message)
 }
 
 func (i *Integration) requestID() string {

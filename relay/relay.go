@@ -143,7 +143,7 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 	switch frame.Action {
 	case "", wire.ActionSendMessage:
 		if frame.To == "" {
-			return r.replyError(ctx, ev.ConnectionID, wire.Errorf(wire.CodeBadRequest, "missing to"), frame.ID, "")
+			return r.replyError(ctx, ev.ConnectionID, wire.NewError(wire.CodeBadRequest, "missing to"), frame.ID, "")
 		}
 		return r.direct(ctx, &ev, frame, frame.To)
 	case wire.ActionLoopback:
@@ -154,11 +154,11 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 		return r.subscription(ctx, &ev, frame)
 	case wire.ActionPublish:
 		if frame.Channel == "" {
-			return r.replyError(ctx, ev.ConnectionID, wire.Errorf(wire.CodeBadRequest, "missing channel"), frame.ID, "")
+			return r.replyError(ctx, ev.ConnectionID, wire.NewError(wire.CodeBadRequest, "missing channel"), frame.ID, "")
 		}
 		return r.publish(ctx, ev.ConnectionID, ev.Identity.Tenant, frame.Channel, ev.ConnectionID, frame.Payload, frame.ID)
 	}
-	return r.replyError(ctx, ev.ConnectionID, wire.Errorf(wire.CodeUnknownAction, "unknown action "+quote(frame.Action)), frame.ID, "")
+	return r.replyError(ctx, ev.ConnectionID, wire.NewError(wire.CodeUnknownAction, "unknown action "+quote(frame.Action)), frame.ID, "")
 }
 
 // direct delivers a message from ev's connection to "to".
@@ -170,10 +170,10 @@ func (r *Relay) direct(ctx context.Context, ev *Event, frame *wire.Frame, to str
 	if r.opts.Tenants != nil && to != from {
 		tenant, ok := r.opts.Tenants.TenantOf(to)
 		if !ok {
-			return r.replyError(ctx, from, wire.Errorf(wire.CodeGone, "no connection "+quote(to)), frame.ID, to)
+			return r.replyError(ctx, from, wire.NewError(wire.CodeGone, "no connection "+quote(to)), frame.ID, to)
 		}
 		if tenant != ev.Identity.Tenant {
-			return r.replyError(ctx, from, wire.Errorf(wire.CodeForbidden, "connection "+quote(to)+" belongs to another tenant"), frame.ID, to)
+			return r.replyError(ctx, from, wire.NewError(wire.CodeForbidden, "connection "+quote(to)+" belongs to another tenant"), frame.ID, to)
 		}
 	}
 	bp := r.bufs.Get().(*[]byte)
@@ -185,14 +185,14 @@ func (r *Relay) direct(ctx context.Context, ev *Event, frame *wire.Frame, to str
 		return nil
 	}
 	if errors.Is(err, wire.ErrGone) {
-		err = wire.Errorf(wire.CodeGone, "no connection "+quote(to))
+		err = wire.NewError(wire.CodeGone, "no connection "+quote(to))
 	}
 	return r.replyError(ctx, from, err, frame.ID, to)
 }
 
 func (r *Relay) subscription(ctx context.Context, ev *Event, frame *wire.Frame) error {
 	if frame.Channel == "" {
-		return r.replyError(ctx, ev.ConnectionID, wire.Errorf(wire.CodeBadRequest, "missing channel"), frame.ID, "")
+		return r.replyError(ctx, ev.ConnectionID, wire.NewError(wire.CodeBadRequest, "missing channel"), frame.ID, "")
 	}
 	key := channelKey(ev.Identity.Tenant, frame.Channel)
 	subscribe := frame.Action == wire.ActionSubscribe
@@ -215,7 +215,7 @@ func (r *Relay) subscription(ctx context.Context, ev *Event, frame *wire.Frame) 
 // an error matching wire.ErrPayloadTooLarge when the frame is over the limit.
 func (r *Relay) Broadcast(ctx context.Context, tenant, channel string, payload []byte) error {
 	if channel == "" || len(channel) > wire.MaxChannelLength {
-		return wire.Errorf(wire.CodeBadRequest, "channel must be 1 to 256 bytes")
+		return wire.NewError(wire.CodeBadRequest, "channel must be 1 to 256 bytes")
 	}
 	return r.publish(ctx, "", tenant, channel, "", payload, nil)
 }
@@ -229,7 +229,7 @@ func channelKey(tenant, channel string) string {
 }
 
 func tooLarge(limit int) error {
-	return wire.Errorf(wire.CodePayloadTooLarge, fmt.Sprintf("frame to deliver exceeds %d bytes", limit))
+	return wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf("frame to deliver exceeds %d bytes", limit))
 }
 
 func quote(s string) string { return string(wire.AppendString(nil, s)) }

@@ -38,7 +38,7 @@ func (r *Relay) replyError(ctx context.Context, connectionID string, err error, 
 	var werr *wire.Error
 	var ret error
 	if !errors.As(err, &werr) {
-		werr = wire.Errorf(wire.CodeInternal, "internal error")
+		werr = wire.NewError(wire.CodeInternal, "internal error")
 		ret = err
 		r.log.ErrorContext(ctx, "relay error", "connection", connectionID, "err", err)
 	}

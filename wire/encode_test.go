@@ -50,14 +50,14 @@ func TestDirectSize(t *testing.T) {
 }
 
 func TestErrorIs(t *testing.T) {
-	err := fmt.Errorf("send: %w", Errorf(CodeGone, "no connection x"))
+	err := fmt.Errorf("send: %w", NewError(CodeGone, "no connection x"))
 	if !errors.Is(err, ErrGone) {
 		t.Fatal("wrapped gone error does not match ErrGone")
 	}
 	if errors.Is(err, ErrRateLimited) {
 		t.Fatal("gone error matches ErrRateLimited")
 	}
-	if got := Errorf(CodeGone, "x").Error(); got != "monologue: gone: x" {
+	if got := NewError(CodeGone, "x").Error(); got != "monologue: gone: x" {
 		t.Fatalf("Error() = %q", got)
 	}
 	for _, c := range []Code{CodeBadRequest, CodeUnknownAction, CodeGone, CodePayloadTooLarge, CodeRateLimited, CodeForbidden, CodeInternal} {

@@ -71,8 +71,9 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// Errorf is a convenience for &Error{Code: code, Message: message}.
-func Errorf(code Code, message string) *Error { return &Error{Code: code, Message: message} }
+// NewError returns an *Error with the given code and message (a plain
+// string: nothing in it is formatted).
+func NewError(code Code, message string) *Error { return &Error{Code: code, Message: message} }
 
 // Sentinels, one per code, for errors.Is.
 var (

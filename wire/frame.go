@@ -81,9 +81,9 @@ func Parse(data []byte) (Frame, error) {
 func (f *Frame) parseObject(b []byte) error {
 	if i := skipSpace(b, 0); i >= len(b) || b[i] != '{' {
 		if _, err := scanValue(b, i, 0); err != nil || i >= len(b) {
-			return Errorf(CodeBadRequest, "frame is not JSON")
+			return NewError(CodeBadRequest, "frame is not JSON")
 		}
-		return Errorf(CodeBadRequest, "frame is not a JSON object")
+		return NewError(CodeBadRequest, "frame is not a JSON object")
 	}
 	var typeErr error // the first field of the wrong type; reading goes on, for the id
 	r := NewObjectReader(b)
@@ -96,9 +96,9 @@ func (f *Frame) parseObject(b []byte) error {
 	case nil:
 		return typeErr
 	case errTooDeep:
-		return Errorf(CodeBadRequest, "frame is nested too deeply")
+		return NewError(CodeBadRequest, "frame is nested too deeply")
 	}
-	return Errorf(CodeBadRequest, "frame is not JSON")
+	return NewError(CodeBadRequest, "frame is not JSON")
 }
 
 var (
@@ -133,7 +133,7 @@ func (f *Frame) setField(key, value []byte) error {
 			return err
 		}
 		if len(f.Channel) > MaxChannelLength {
-			return Errorf(CodeBadRequest, "channel is longer than 256 bytes")
+			return NewError(CodeBadRequest, "channel is longer than 256 bytes")
 		}
 	case bytes.Equal(key, keyMessage):
 		f.Message = nil
@@ -146,7 +146,7 @@ func (f *Frame) setField(key, value []byte) error {
 			return nil
 		}
 		if value[0] != '"' && value[0] != '-' && !isDigit(value[0]) {
-			return Errorf(CodeBadRequest, "id must be a string or a number")
+			return NewError(CodeBadRequest, "id must be a string or a number")
 		}
 		f.ID = value
 	}
@@ -182,7 +182,7 @@ func stringField(dst *string, name string, value []byte, isNull bool) error {
 		return nil
 	}
 	if value[0] != '"' {
-		return Errorf(CodeBadRequest, name+" must be a string")
+		return NewError(CodeBadRequest, name+" must be a string")
 	}
 	_, escaped, _ := scanString(value, 0)
 	*dst = unquote(value, escaped)

@@ -105,7 +105,7 @@ func TestChannels(t *testing.T, newStore func(t *testing.T) relay.Channels) {
 		s := newStore(t)
 		ch := uniq(t, "stop")
 		must(t, s.Subscribe(ctx, ch, "c1"))
-		stop := wire.Errorf(wire.CodeInternal, "stop")
+		stop := wire.NewError(wire.CodeInternal, "stop")
 		err := s.Members(ctx, ch, func([]string) error { return stop })
 		if err == nil {
 			t.Fatal("Members returned nil, want fn's error")
