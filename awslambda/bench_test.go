@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/monologue-go/monologue/awslambda"
+	"github.com/monologue-go/monologue/relay"
 )
 
 // benchmarkEvent measures one event from JSON to the frame posted to a
@@ -55,7 +56,7 @@ func BenchmarkHandlerSendmessage(b *testing.B) { benchmarkEvent(b, "ws-sendmessa
 // nopSender drops every frame.
 type nopSender struct{}
 
-func (nopSender) Send(context.Context, string, []byte) error { return nil }
+func (nopSender) Send(context.Context, relay.Delivery) error { return nil }
 
 // BenchmarkDispatchOnly measures the function without the management API
 // call: aws-lambda-go's handler, event JSON decoding and the relay.

@@ -47,22 +47,23 @@ func NewSender(cfg aws.Config, opts SenderOptions) *Sender {
 	return &Sender{aws: cfg, opts: opts}
 }
 
-// Send posts data to connectionID. The error matches wire.ErrGone,
+// Send posts d.Frame to connection d.To. The error matches wire.ErrGone,
 // wire.ErrPayloadTooLarge, wire.ErrRateLimited or wire.ErrForbidden for the
 // management API's GoneException (410), PayloadTooLargeException (413),
 // LimitExceededException (429) and ForbiddenException (403), and wraps the
-// SDK's error too.
-func (s *Sender) Send(ctx context.Context, connectionID string, data []byte) error {
+// SDK's error too. d.Tenant is not checked: an API Gateway WebSocket API is
+// one tenant, so every connection it can reach shares the sender's.
+func (s *Sender) Send(ctx context.Context, d relay.Delivery) error {
 	client, err := s.client(ctx)
 	if err != nil {
 		return err
 	}
 	_, err = client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
-		ConnectionId: &connectionID,
-		Data:         data,
+		ConnectionId: &d.To,
+		Data:         d.Frame,
 	})
 	if err != nil {
-		return sendError(connectionID, err)
+		return sendError(d.To, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/monologue-go/monologue/awslambda"
+	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
 
@@ -18,7 +19,7 @@ func TestSenderMapsErrors(t *testing.T) {
 	mgmt := newManagementAPI(t, connA)
 	sender := awslambda.NewSender(localAWS(), awslambda.SenderOptions{Endpoint: mgmt.Endpoint()})
 	ctx := context.Background()
-	if err := sender.Send(ctx, connA, []byte("hello")); err != nil {
+	if err := sender.Send(ctx, relay.Delivery{To: connA, Frame: []byte("hello")}); err != nil {
 		t.Fatalf("Send to a live connection: %v", err)
 	}
 	if got := mgmt.Take(connA); len(got) != 1 || got[0] != "hello" {
@@ -40,7 +41,7 @@ func TestSenderMapsErrors(t *testing.T) {
 			mgmt.Fail(id, tt.status)
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			err := sender.Send(ctx, id, []byte("x"))
+			err := sender.Send(ctx, relay.Delivery{To: id, Frame: []byte("x")})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want one matching %v", err, tt.want)
 			}
@@ -53,7 +54,7 @@ func TestSenderMapsErrors(t *testing.T) {
 		})
 	}
 	// A connection that was never issued is gone, like one that closed.
-	if err := sender.Send(ctx, "never-issued", []byte("x")); !errors.Is(err, wire.ErrGone) {
+	if err := sender.Send(ctx, relay.Delivery{To: "never-issued", Frame: []byte("x")}); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("never-issued: err = %v, want gone", err)
 	}
 }

@@ -33,7 +33,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := g.Send(r.Context(), r.PathValue("id"), body); err != nil {
+	if err := g.PostToConnection(r.Context(), r.PathValue("id"), body); err != nil {
 		g.writeWireError(w, r, err)
 		return
 	}

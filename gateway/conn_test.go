@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/relay"
 )
 
 func TestHandshakeKeys(t *testing.T) {
@@ -172,7 +173,7 @@ func TestIdleTimeoutCountsWrites(t *testing.T) {
 	id := c.whoami()
 	started := time.Now()
 	for time.Since(started) < 600*time.Millisecond {
-		if err := s.gw.Send(context.Background(), id, []byte("tick")); err != nil {
+		if err := s.gw.Send(context.Background(), relay.Delivery{To: id, Frame: []byte("tick")}); err != nil {
 			t.Fatalf("Send after %v: %v", time.Since(started), err)
 		}
 		if got := c.read(); got != "tick" {

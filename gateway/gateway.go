@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -13,8 +15,8 @@ import (
 	"github.com/monologue-go/monologue/wire"
 )
 
-// Gateway is the WebSocket server. Its connection table is a relay.Sender
-// and a relay.Tenants. Create it with [New], serve [Gateway.Handler] on the
+// Gateway is the WebSocket server. Its connection table is a relay.Sender.
+// Create it with [New], serve [Gateway.Handler] on the
 // public listener and [Gateway.AdminHandler] on the management one, and stop
 // it with [Gateway.Shutdown].
 type Gateway struct {
@@ -43,10 +45,7 @@ type Gateway struct {
 	admin  http.Handler
 }
 
-var (
-	_ relay.Sender  = (*Gateway)(nil)
-	_ relay.Tenants = (*Gateway)(nil)
-)
+var _ relay.Sender = (*Gateway)(nil)
 
 // New returns a Gateway configured by opts, with its integration built.
 func New(opts Options) (*Gateway, error) {
@@ -88,8 +87,7 @@ func defaultIntegration(g *Gateway) (Integration, error) {
 }
 
 // RelayOptions returns relay options wired to this gateway: the gateway as
-// Sender (and as Tenants when it has several API keys), its logger, message
-// size limit and error metrics. Channels is left for the caller to set. It
+// Sender, its logger, message size limit and error metrics. Channels is left for the caller to set. It
 // is how a NewIntegration that runs the relay in process with another store
 // (or another Sender, in a cluster) starts.
 func (g *Gateway) RelayOptions() relay.Options {
@@ -98,9 +96,6 @@ func (g *Gateway) RelayOptions() relay.Options {
 		Logger:         g.log,
 		MaxMessageSize: g.opts.MaxMessageSize,
 		OnError:        g.CountError,
-	}
-	if g.keys.multiTenant() {
-		opts.Tenants = g
 	}
 	return opts
 }
@@ -118,17 +113,37 @@ func (g *Gateway) Handler() http.Handler { return g.public }
 // GET /healthz. Serve it on a listener that is not public.
 func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 
-// Send sends data as a text frame to the connection: to an idle connection
-// it is written at once, and otherwise queued for the connection's writer
-// goroutine. It never blocks: it returns an error matching wire.ErrGone when
-// the connection does not exist or is closing, wire.ErrPayloadTooLarge when
-// data is over MaxMessageSize, and wire.ErrRateLimited (counted as a drop)
-// when the connection's send queue is full. data is copied.
-func (g *Gateway) Send(ctx context.Context, connectionID string, data []byte) error {
+// Send delivers d.Frame as a text frame to connection d.To: to an idle
+// connection it is written at once, and otherwise queued for the
+// connection's writer goroutine. It never blocks: it returns an error
+// matching wire.ErrGone when the connection does not exist or is closing,
+// wire.ErrForbidden when it belongs to a tenant other than d.Tenant,
+// wire.ErrPayloadTooLarge when the frame is over MaxMessageSize, and
+// wire.ErrRateLimited (counted as a drop) when the connection's send queue
+// is full. The frame is copied.
+func (g *Gateway) Send(ctx context.Context, d relay.Delivery) error {
+	c := g.conns.get(d.To)
+	if c == nil {
+		return goneError(d.To)
+	}
+	if c.tenant != d.Tenant {
+		return relay.ErrOtherTenant(d.To)
+	}
+	return g.post(ctx, c, d.Frame)
+}
+
+// PostToConnection sends data as a text frame to the connection, whatever
+// its tenant, as the management API's PostToConnection does; errors are
+// those of [Gateway.Send].
+func (g *Gateway) PostToConnection(ctx context.Context, connectionID string, data []byte) error {
 	c := g.conns.get(connectionID)
 	if c == nil {
 		return goneError(connectionID)
 	}
+	return g.post(ctx, c, data)
+}
+
+func (g *Gateway) post(ctx context.Context, c *conn, data []byte) error {
 	if len(data) > g.opts.MaxMessageSize {
 		return wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
 	}
@@ -142,7 +157,8 @@ func (g *Gateway) Send(ctx context.Context, connectionID string, data []byte) er
 type batchKey struct{}
 
 // TenantOf returns the tenant of a connection; ok is false when it does not
-// exist.
+// exist. Only this gateway can answer it for its own connections, which is
+// why deliveries carry the sender's tenant instead of the relay asking.
 func (g *Gateway) TenantOf(connectionID string) (tenant string, ok bool) {
 	c := g.conns.get(connectionID)
 	if c == nil {
@@ -195,10 +211,12 @@ func (g *Gateway) DeleteConnection(connectionID string) error {
 }
 
 // Shutdown stops accepting connections, closes every connection with status
-// 1001, and waits for their goroutines and $disconnect events. When ctx ends
-// first, it drops the remaining sockets, cancels the integration's context
-// and returns ctx.Err(). Shut the http.Servers down first, so that no
-// handshake is in flight.
+// 1001, waits for their goroutines and $disconnect events, and then closes
+// the integration when it is an [io.Closer] (one that holds resources: child
+// processes, a cluster connection). When ctx ends first, it drops the
+// remaining sockets, cancels the integration's context, closes the
+// integration and returns ctx.Err(). Shut the http.Servers down first, so
+// that no handshake is in flight. Call it once.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.lifecycle.Lock()
 	g.closing = true
@@ -209,20 +227,25 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.running.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		g.cancel()
-		return nil
 	case <-ctx.Done():
+		g.conns.each(func(c *conn) { _ = c.netConn.Close() })
+		g.cancel()
+		select {
+		case <-done:
+		case <-time.After(100 * time.Millisecond):
+			err = fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+		}
 	}
-	g.conns.each(func(c *conn) { _ = c.netConn.Close() })
 	g.cancel()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(100 * time.Millisecond):
-		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+	if closer, ok := g.integration.(io.Closer); ok {
+		if cerr := closer.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("gateway: close integration: %w", cerr))
+		}
 	}
+	return err
 }
 
 // register adds c to the table and counts its reader goroutine, unless the

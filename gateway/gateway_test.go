@@ -271,7 +271,7 @@ func TestDisconnectEvent(t *testing.T) {
 		t.Error("connection unknown to TenantOf during $disconnect")
 	}
 	eventually(t, 5*time.Second, "removal", func() bool { _, ok := s.gw.TenantOf(id); return !ok })
-	err := s.gw.Send(context.Background(), id, []byte("x"))
+	err := s.gw.Send(context.Background(), relay.Delivery{To: id, Frame: []byte("x")})
 	if !errors.Is(err, wire.ErrGone) {
 		t.Errorf("Send to a closed connection: %v, want gone", err)
 	}
@@ -282,13 +282,13 @@ func TestSendErrors(t *testing.T) {
 	c := s.dial(t)
 	id := c.whoami()
 	ctx := context.Background()
-	if err := s.gw.Send(ctx, "AAAAAAAAAAAAAAA=", []byte("x")); !errors.Is(err, wire.ErrGone) {
+	if err := s.gw.Send(ctx, relay.Delivery{To: "AAAAAAAAAAAAAAA=", Frame: []byte("x")}); !errors.Is(err, wire.ErrGone) {
 		t.Errorf("unknown ID: %v, want gone", err)
 	}
-	if err := s.gw.Send(ctx, id, make([]byte, 101)); !errors.Is(err, wire.ErrPayloadTooLarge) {
+	if err := s.gw.Send(ctx, relay.Delivery{To: id, Frame: make([]byte, 101)}); !errors.Is(err, wire.ErrPayloadTooLarge) {
 		t.Errorf("101 bytes: %v, want payload_too_large", err)
 	}
-	if err := s.gw.Send(ctx, id, []byte("hi")); err != nil {
+	if err := s.gw.Send(ctx, relay.Delivery{To: id, Frame: []byte("hi")}); err != nil {
 		t.Errorf("Send: %v", err)
 	}
 	if got := c.read(); got != "hi" {

@@ -32,9 +32,6 @@ func newKeyring(keys []string) keyring {
 	return k
 }
 
-// multiTenant reports whether there are several tenants to keep apart.
-func (k *keyring) multiTenant() bool { return len(k.digests) > 1 }
-
 // lookup returns the tenant of key. It compares key with every configured
 // key in constant time, without stopping at a match. With no keys
 // configured, every key (and none) is accepted as tenant "".

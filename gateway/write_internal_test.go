@@ -111,7 +111,7 @@ func TestSendAfterCloseIsGone(t *testing.T) {
 	if err := c.send([]byte("x"), false); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("send after close: %v, want gone", err)
 	}
-	if err := c.gw.Send(context.Background(), "never", []byte("x")); !errors.Is(err, wire.ErrGone) {
+	if err := c.gw.Send(context.Background(), relay.Delivery{To: "never", Frame: []byte("x")}); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("send to an unknown ID: %v, want gone", err)
 	}
 }

@@ -110,7 +110,7 @@ func (i *Integration) Handle(ctx context.Context, ev relay.Event) error {
 		id = ev.Frame.ID
 	}
 	frame := wire.AppendError(nil, wire.CodeInternal, "Internal server error", id, "")
-	_ = i.opts.Replies.Send(ctx, ev.ConnectionID, frame)
+	_ = i.opts.Replies.Send(ctx, relay.Delivery{To: ev.ConnectionID, Tenant: ev.Identity.Tenant, Frame: frame})
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ type Local struct {
 	server   *runtimeapi.Server
 	children []*exec.Cmd
 	exited   chan error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 const dummyCredential = "local"
@@ -173,17 +177,21 @@ func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, managemen
 	}
 }
 
-// Close stops the bootstrap processes and the Runtime API server.
+// Close stops the bootstrap processes and the Runtime API server. The
+// gateway calls it at the end of its Shutdown; calling it again does
+// nothing.
 func (l *Local) Close() error {
-	for _, cmd := range l.children {
-		_ = cmd.Process.Kill()
-	}
-	for range l.children {
-		<-l.exited
-	}
-	l.children = nil
-	if l.server != nil {
-		return l.server.Close()
-	}
-	return nil
+	l.closeOnce.Do(func() {
+		for _, cmd := range l.children {
+			_ = cmd.Process.Kill()
+		}
+		for range l.children {
+			<-l.exited
+		}
+		l.children = nil
+		if l.server != nil {
+			l.closeErr = l.server.Close()
+		}
+	})
+	return l.closeErr
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/monologue-go/monologue/wire"
 )
 
-type tenants map[string]string
-
-func (t tenants) TenantOf(id string) (string, bool) { s, ok := t[id]; return s, ok }
-
 func newRelay(t *testing.T, ids ...string) (*relay.Relay, *relaytest.Recorder, *[]wire.Code) {
 	t.Helper()
 	rec := relaytest.NewRecorder(ids...)
@@ -118,7 +114,10 @@ func TestDisconnectDropsSubscriptions(t *testing.T) {
 
 func TestTenants(t *testing.T) {
 	rec := relaytest.NewRecorder("A", "B", "C")
-	r := relay.New(relay.Options{Sender: rec, Channels: channels.NewMemory(0), Tenants: tenants{"A": "t1", "B": "t1", "C": "t2"}})
+	rec.SetTenant("A", "t1")
+	rec.SetTenant("B", "t1")
+	rec.SetTenant("C", "t2")
+	r := relay.New(relay.Options{Sender: rec, Channels: channels.NewMemory(0)})
 	ev := func(from, tenant, body string) {
 		t.Helper()
 		if err := r.Handle(context.Background(), relay.Event{ConnectionID: from, Route: "$default", Body: []byte(body), Identity: relay.Identity{Tenant: tenant}}); err != nil {
@@ -176,7 +175,7 @@ func TestPreparsedFrame(t *testing.T) {
 // discard is a Sender that accepts everything, for benchmarks.
 type discard struct{}
 
-func (discard) Send(context.Context, string, []byte) error { return nil }
+func (discard) Send(context.Context, relay.Delivery) error { return nil }
 
 func BenchmarkHandleDirect(b *testing.B) {
 	r := relay.New(relay.Options{Sender: discard{}, Channels: channels.NewMemory(0)})

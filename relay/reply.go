@@ -8,10 +8,11 @@ import (
 	"github.com/monologue-go/monologue/wire"
 )
 
-// reply sends data to the connection that caused the event. A reply to a
+// reply sends data to the connection that caused ev. A reply to a
 // connection that has gone is dropped: there is nobody left to tell.
-func (r *Relay) reply(ctx context.Context, connectionID string, data []byte) error {
-	err := r.opts.Sender.Send(ctx, connectionID, data)
+func (r *Relay) reply(ctx context.Context, ev *Event, data []byte) error {
+	connectionID := ev.ConnectionID
+	err := r.opts.Sender.Send(ctx, Delivery{To: connectionID, Tenant: ev.Identity.Tenant, Frame: data})
 	if err == nil || errors.Is(err, wire.ErrGone) {
 		return nil
 	}
@@ -23,24 +24,25 @@ func (r *Relay) reply(ctx context.Context, connectionID string, data []byte) err
 }
 
 // build builds a reply in a pooled buffer and sends it.
-func (r *Relay) build(ctx context.Context, connectionID string, appendFrame func([]byte) []byte) error {
+func (r *Relay) build(ctx context.Context, ev *Event, appendFrame func([]byte) []byte) error {
 	bp := r.bufs.Get().(*[]byte)
 	buf := appendFrame((*bp)[:0])
-	err := r.reply(ctx, connectionID, buf)
+	err := r.reply(ctx, ev, buf)
 	*bp = buf
 	r.bufs.Put(bp)
 	return err
 }
 
-// replyError answers the client with an error frame for err. A *wire.Error
-// keeps its code; anything else is reported as internal and returned.
-func (r *Relay) replyError(ctx context.Context, connectionID string, err error, id []byte, to string) error {
+// replyError answers the client of ev with an error frame for err. A
+// *wire.Error keeps its code; anything else is reported as internal and
+// returned.
+func (r *Relay) replyError(ctx context.Context, ev *Event, err error, id []byte, to string) error {
 	var werr *wire.Error
 	var ret error
 	if !errors.As(err, &werr) {
 		werr = wire.NewError(wire.CodeInternal, "internal error")
 		ret = err
-		r.log.ErrorContext(ctx, "relay error", "connection", connectionID, "err", err)
+		r.log.ErrorContext(ctx, "relay error", "connection", ev.ConnectionID, "err", err)
 	}
 	if r.opts.OnError != nil {
 		r.opts.OnError(werr.Code)
@@ -49,7 +51,7 @@ func (r *Relay) replyError(ctx context.Context, connectionID string, err error, 
 	if message == "" {
 		message = string(werr.Code)
 	}
-	if sendErr := r.build(ctx, connectionID, func(b []byte) []byte {
+	if sendErr := r.build(ctx, ev, func(b []byte) []byte {
 		frame := wire.AppendError(b, werr.Code, message, id, to)
 		if len(frame) <= r.opts.MaxMessageSize {
 			return frame

@@ -63,31 +63,28 @@ func integrationFlags(fs *flag.FlagSet, cfg *integrationConfig) {
 const lambdaStage = "latest"
 
 // newIntegration returns the gateway's Options.NewIntegration for
-// cfg.name (nil selects the gateway's in-process relay) and a function that
-// stops what the integration started, to call after the gateway shut down.
-func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gateway.Integration, error), stop func() error, err error) {
+// cfg.name (nil selects the gateway's in-process relay). What the
+// integration starts, the gateway's Shutdown stops.
+func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gateway.Integration, error), err error) {
 	kind, arg, hasArg := strings.Cut(cfg.name, "=")
-	nothing := func() error { return nil }
 	switch kind {
 	case "relay":
 		if hasArg {
-			return nil, nil, fmt.Errorf("integration relay takes no argument (got %q)", arg)
+			return nil, fmt.Errorf("integration relay takes no argument (got %q)", arg)
 		}
-		return nil, nothing, nil
+		return nil, nil
 	case "lambda", "bootstrap":
 		if kind == "lambda" && hasArg {
-			return nil, nil, fmt.Errorf("integration lambda takes no argument (got %q); for a built binary use bootstrap=PATH", arg)
+			return nil, fmt.Errorf("integration lambda takes no argument (got %q); for a built binary use bootstrap=PATH", arg)
 		}
 		if kind == "bootstrap" && arg == "" {
-			return nil, nil, errors.New("integration bootstrap needs the binary: bootstrap=PATH (make lambda builds build/bootstrap for arm64; build one for this machine with go build -tags lambda.norpc ./cmd/monologue-lambda)")
+			return nil, errors.New("integration bootstrap needs the binary: bootstrap=PATH (make lambda builds build/bootstrap for arm64; build one for this machine with go build -tags lambda.norpc ./cmd/monologue-lambda)")
 		}
 		if cfg.dynamoEndpoint == "" {
-			return nil, nil, fmt.Errorf("integration %s needs --dynamodb-endpoint (a DynamoDB-compatible server such as DynamoDB Local)", kind)
+			return nil, fmt.Errorf("integration %s needs --dynamodb-endpoint (a DynamoDB-compatible server such as DynamoDB Local)", kind)
 		}
-		var local *lambdaemu.Local
 		build = func(gw *gateway.Gateway) (gateway.Integration, error) {
-			var err error
-			local, err = lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
+			local, err := lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
 				ManagementEndpoint: cfg.adminURL,
 				Stage:              lambdaStage,
 				DynamoDBEndpoint:   cfg.dynamoEndpoint,
@@ -97,17 +94,14 @@ func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gatewa
 				Bootstrap:          arg,
 				Logger:             cfg.logger,
 			})
-			return local, err
-		}
-		stop = func() error {
-			if local == nil {
-				return nil
+			if err != nil {
+				return nil, err
 			}
-			return local.Close()
+			return local, nil
 		}
-		return build, stop, nil
+		return build, nil
 	}
-	return nil, nil, fmt.Errorf("unknown integration %q (want relay, lambda or bootstrap=PATH)", cfg.name)
+	return nil, fmt.Errorf("unknown integration %q (want relay, lambda or bootstrap=PATH)", cfg.name)
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
@@ -188,15 +182,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	cfg.integration.adminURL, cfg.integration.logger = adminURL, logger
 	cfg.integration.publishKey, cfg.integration.maxMessageSize = cfg.apiKeys[0], cfg.maxMessageSize
-	build, stopIntegration, err := newIntegration(cfg.integration)
+	build, err := newIntegration(cfg.integration)
 	if err != nil {
 		return fmt.Errorf("--integration: %w", err)
 	}
-	defer func() {
-		if err := stopIntegration(); err != nil {
-			logger.Warn("stop integration", "err", err)
-		}
-	}()
 	if build != nil && len(cfg.apiKeys) > 1 {
 		return errors.New("--integration lambda and bootstrap take one --api-key: API Gateway has no tenants")
 	}

@@ -1,6 +1,3 @@
-// Package relaytest holds the conformance suites that every implementation
-// of relay's interfaces must pass (memory, DynamoDB, NATS), and a recording
-// Sender for unit tests of the relay.
 package relaytest
 
 import (

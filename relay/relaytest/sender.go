@@ -9,32 +9,45 @@ import (
 )
 
 // Recorder is an in-memory relay.Sender for unit tests: it keeps every frame
-// sent to a connection it knows, and answers wire.ErrGone for others.
+// sent to a connection it knows, and answers wire.ErrGone for others and
+// relay.ErrOtherTenant for a delivery from another tenant.
 type Recorder struct {
-	mu     sync.Mutex
-	frames map[string][]string
+	mu      sync.Mutex
+	frames  map[string][]string
+	tenants map[string]string
 }
 
 var _ relay.Sender = (*Recorder)(nil)
 
-// NewRecorder returns a Recorder that knows the given connection IDs.
+// NewRecorder returns a Recorder that knows the given connection IDs, all of
+// tenant "".
 func NewRecorder(connectionIDs ...string) *Recorder {
-	r := &Recorder{frames: make(map[string][]string)}
+	r := &Recorder{frames: make(map[string][]string), tenants: make(map[string]string)}
 	for _, id := range connectionIDs {
 		r.frames[id] = nil
 	}
 	return r
 }
 
-// Send records data for connectionID.
-func (r *Recorder) Send(_ context.Context, connectionID string, data []byte) error {
+// SetTenant puts a known connection in tenant.
+func (r *Recorder) SetTenant(connectionID, tenant string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	frames, ok := r.frames[connectionID]
+	r.tenants[connectionID] = tenant
+}
+
+// Send records d.Frame for d.To.
+func (r *Recorder) Send(_ context.Context, d relay.Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	frames, ok := r.frames[d.To]
 	if !ok {
 		return wire.ErrGone
 	}
-	r.frames[connectionID] = append(frames, string(data))
+	if r.tenants[d.To] != d.Tenant {
+		return relay.ErrOtherTenant(d.To)
+	}
+	r.frames[d.To] = append(frames, string(d.Frame))
 	return nil
 }
 

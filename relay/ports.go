@@ -1,0 +1,109 @@
+package relay
+
+import (
+	"context"
+
+	"github.com/monologue-go/monologue/wire"
+)
+
+// The relay reaches the world only through the ports in this file. Each has
+// a conformance suite in package relaytest that every implementation passes:
+// the gateway's connection table and API Gateway's management API (Sender);
+// memory and DynamoDB (Channels).
+
+// Delivery is one frame for one connection.
+type Delivery struct {
+	// To is the connection the frame is for.
+	To string
+	// Tenant is the tenant of the connection on whose behalf the frame is
+	// sent ("" when the server has one tenant). The side that holds To
+	// refuses a delivery whose tenant is not To's with an error matching
+	// [wire.ErrForbidden], so tenants stay apart even when To lives on
+	// another node, where only that node knows its tenant.
+	Tenant string
+	// Frame is the text frame to deliver. The Sender must not keep it after
+	// Send returns.
+	Frame []byte
+}
+
+// Sender posts a frame to a connection, like API Gateway's PostToConnection.
+// It returns an error matching [wire.ErrGone] when the connection does not
+// exist, [wire.ErrPayloadTooLarge] when the frame is over its limit,
+// [wire.ErrRateLimited] when the connection's send queue is full, and
+// [wire.ErrForbidden] when the connection belongs to another tenant. Send
+// must not block on a slow receiver, and must not retain d.Frame after it
+// returns.
+type Sender interface {
+	Send(ctx context.Context, d Delivery) error
+}
+
+// Channels stores channel subscriptions. Channel names reach it already
+// qualified by tenant, so a store knows nothing of tenants. Implementations
+// must be safe for concurrent use.
+type Channels interface {
+	// Subscribe adds connectionID to channel; subscribing twice is not an error.
+	Subscribe(ctx context.Context, channel, connectionID string) error
+	// Unsubscribe removes connectionID from channel; removing an absent one is not an error.
+	Unsubscribe(ctx context.Context, channel, connectionID string) error
+	// Members calls fn with the channel's subscribers, a page at a time,
+	// stopping at the first error fn returns. fn must not call back into
+	// the store; it may keep no reference to the page after it returns.
+	Members(ctx context.Context, channel string, fn func(connectionIDs []string) error) error
+	// DropConnection removes connectionID from every channel.
+	DropConnection(ctx context.Context, connectionID string) error
+}
+
+// Publication is one frame for every subscriber of a channel.
+type Publication struct {
+	// Channel is the channel as the store names it (qualified by tenant).
+	Channel string
+	// Tenant is the publisher's tenant, for the deliveries.
+	Tenant string
+	// Skip is a connection that must not receive the frame (the publisher
+	// itself); "" skips nobody.
+	Skip string
+	// Frame is the text frame to deliver, not retained after Publish returns.
+	Frame []byte
+}
+
+// ChannelPublisher is implemented by a Channels store that delivers a
+// publication itself. The relay uses it when the store has it, instead of
+// reading the members and sending to each: a store spread over several
+// nodes sends the frame once to each node that has members, and each node
+// fans it out to its own. Publish returns once the frame is handed on;
+// deliveries that fail for a member (gone, queue full) are the store's to
+// handle, and do not fail the publication. The memory and DynamoDB stores do
+// not implement it: for them, members and sends are the publication.
+type ChannelPublisher interface {
+	Publish(ctx context.Context, p Publication) error
+}
+
+// Identity describes the client behind a connection.
+type Identity struct {
+	SourceIP  string
+	UserAgent string
+	// Tenant isolates connections: those of different tenants cannot message
+	// each other, and channel names are per tenant. "" is the only tenant
+	// when the server has one API key.
+	Tenant string
+}
+
+// Event is one thing that happened on a connection.
+type Event struct {
+	ConnectionID string
+	// Route is the route key: wire.RouteConnect, wire.RouteDisconnect,
+	// wire.RouteDefault or one of wire.Actions.
+	Route string
+	// Body is the frame as the client sent it (nil for connect and disconnect).
+	Body []byte
+	// Frame, when not nil, is Body already parsed, so it is not parsed twice.
+	Frame    *wire.Frame
+	Identity Identity
+}
+
+// ErrOtherTenant is the error a Sender returns for a delivery to
+// connectionID from a tenant that is not the connection's. It matches
+// [wire.ErrForbidden].
+func ErrOtherTenant(connectionID string) error {
+	return wire.NewError(wire.CodeForbidden, "connection "+quote(connectionID)+" belongs to another tenant")
+}
