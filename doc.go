@@ -26,7 +26,7 @@
 // matches context.DeadlineExceeded.
 //
 // Calls are RPC over direct messages, the convention of the original
-// JavaScript client (see DESIGN.md): a request
+// JavaScript client (wire/PROTOCOL.md in the repository): a request
 // {"type":"REQ","data":{"token":T,"name":M,"args":[…]}} is answered with
 // {"type":"ACK","data":{"token":T,"ret":V}} or
 // {"type":"ERR","data":{"token":T,"error":{"code":C,"message":M}}}.

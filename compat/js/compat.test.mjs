@@ -93,7 +93,7 @@ const parsedReceived = (c) =>
     }
   });
 
-// A bare WebSocket peer speaking the DESIGN.md wire protocol, to send the original what
+// A bare WebSocket peer speaking the wire protocol of wire/PROTOCOL.md, to send the original what
 // the Go client or the gateway would send it.
 async function rawPeer({ answer } = {}) {
   const ws = new WebSocket(ENDPOINT, { headers: { 'x-api-key': KEY } });
@@ -215,7 +215,7 @@ describe('original v2 (whoami, $default) configured by .monologuerc [opts] endpo
     assert.equal(sent(m1).length, before, 'the callee sent nothing back');
   });
 
-  it('ignores an ERR reply (from a Go-client callee) and times out instead; an ACK in DESIGN.md form resolves', async () => {
+  it('ignores an ERR reply (from a Go-client callee) and times out instead; an ACK in the form of wire/PROTOCOL.md resolves', async () => {
     const peer = await rawPeer({
       answer: ({ token, name, args }) =>
         name === 'echo'

@@ -15,7 +15,7 @@
 // frames, same order, same parsing, same ID logic, same ACK matching, same configuration
 // lookup. No code was copied from it. It runs on ws 8 where the original ran on ws 7.
 //
-// What v1 did that differs from v2 (and from the RPC convention in DESIGN.md):
+// What v1 did that differs from v2 (and from the RPC convention in wire/PROTOCOL.md):
 //  * RPC payloads are flat ({token,name,args,type}), not {type,data:{…}}: v1 and v2 (and
 //    so the Go client) never understood each other's calls.
 //  * Configuration lives in rc section "config" (`[config]` in .monologuerc, or env
