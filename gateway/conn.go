@@ -146,7 +146,7 @@ func (c *conn) finish(end ending) {
 	g.conns.remove(c.id)
 	g.metrics.connections.Dec()
 	duration := time.Duration(time.Now().UnixNano() - c.connectedAt)
-	attrs := []any{"connection", c.id, "source_ip", c.sourceIP, "tenant", c.tenant,
+	attrs := []any{"connection", c.id, "source_ip", c.sourceIP, "tenant", g.keys.label(c.tenant),
 		"duration", duration.Round(time.Millisecond), "reason", end.reason}
 	if end.status != 0 {
 		attrs = append(attrs, "status", end.status)

@@ -175,7 +175,12 @@ type ConnectionInfo struct {
 	LastActiveAt time.Time
 	SourceIP     string
 	UserAgent    string
-	Tenant       string
+	// Tenant tells the connection's tenant apart from others; it is
+	// derived from the whole API key and must not be shown.
+	Tenant string
+	// TenantLabel names the tenant in logs and pages ("key-2", or
+	// "default" with one key) and reveals nothing of its key.
+	TenantLabel string
 	// Stage is the first path segment of the handshake URL ("" for "/").
 	Stage string
 }
@@ -194,6 +199,7 @@ func (g *Gateway) Connection(connectionID string) (info ConnectionInfo, ok bool)
 		SourceIP:     c.sourceIP,
 		UserAgent:    c.userAgent,
 		Tenant:       c.tenant,
+		TenantLabel:  g.keys.label(c.tenant),
 		Stage:        c.stage,
 	}, true
 }

@@ -99,7 +99,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		c.refuse()
 		return
 	}
-	g.log.Info("connection opened", "connection", id, "source_ip", identity.SourceIP, "tenant", tenant)
+	g.log.Info("connection opened", "connection", id, "source_ip", identity.SourceIP, "tenant", g.keys.label(tenant))
 	c.start()
 }
 

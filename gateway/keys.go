@@ -5,29 +5,45 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
-	"slices"
+	"strconv"
 )
 
 // keyring holds the API keys as SHA-256 digests, so that every comparison
-// is over equal lengths, and the tenant of each key.
+// is over equal lengths, with the tenant and the label of each key.
+//
+// A tenant is the whole digest of its key (64 hex digits): two keys are one
+// tenant only if their digests are equal, which for different keys does not
+// happen. Every node configured with a key derives the same tenant from it,
+// which a cluster relies on. Since a digest lets anyone who sees it test
+// guesses of the key, it is never logged: logs and pages name a tenant by
+// its label, "key-N" for the N-th key as configured, which reveals nothing
+// of the key.
 type keyring struct {
 	digests [][sha256.Size]byte
 	tenants []string
+	labels  []string
 }
+
+// singleTenantLabel names tenant "", the only one of a server with one key
+// or none.
+const singleTenantLabel = "default"
 
 func newKeyring(keys []string) keyring {
 	var k keyring
-	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	seen := make(map[string]bool)
 	for _, key := range keys {
-		if key == "" {
+		if key == "" || seen[key] {
 			continue
 		}
+		seen[key] = true
 		d := sha256.Sum256([]byte(key))
 		k.digests = append(k.digests, d)
-		k.tenants = append(k.tenants, "k"+hex.EncodeToString(d[:4]))
+		k.tenants = append(k.tenants, hex.EncodeToString(d[:]))
+		k.labels = append(k.labels, "key-"+strconv.Itoa(len(k.labels)+1))
 	}
 	if len(k.tenants) == 1 {
-		k.tenants[0] = "" // one key, one tenant: the same as the Lambda deployment
+		// One key, one tenant: the same as the Lambda deployment.
+		k.tenants[0], k.labels[0] = "", singleTenantLabel
 	}
 	return k
 }
@@ -36,8 +52,18 @@ func newKeyring(keys []string) keyring {
 // key in constant time, without stopping at a match. With no keys
 // configured, every key (and none) is accepted as tenant "".
 func (k *keyring) lookup(key string) (tenant string, ok bool) {
+	i, ok := k.index(key)
+	if !ok || i < 0 {
+		return "", ok
+	}
+	return k.tenants[i], true
+}
+
+// index returns the position of key among the configured keys, -1 (and
+// ok) when no keys are configured.
+func (k *keyring) index(key string) (int, bool) {
 	if len(k.digests) == 0 {
-		return "", true
+		return -1, true
 	}
 	d := sha256.Sum256([]byte(key))
 	match, index := 0, 0
@@ -47,9 +73,19 @@ func (k *keyring) lookup(key string) (tenant string, ok bool) {
 		match |= eq
 	}
 	if match == 0 || key == "" {
-		return "", false
+		return 0, false
 	}
-	return k.tenants[index], true
+	return index, true
+}
+
+// label returns the label of tenant, for logs and pages.
+func (k *keyring) label(tenant string) string {
+	for i, t := range k.tenants {
+		if t == tenant {
+			return k.labels[i]
+		}
+	}
+	return singleTenantLabel
 }
 
 // requestKey returns the API key of a request: header x-api-key, else the
