@@ -83,5 +83,9 @@ var (
 	ErrPayloadTooLarge = &Error{Code: CodePayloadTooLarge}
 	ErrRateLimited     = &Error{Code: CodeRateLimited}
 	ErrForbidden       = &Error{Code: CodeForbidden}
-	ErrInternal        = &Error{Code: CodeInternal}
+	// ErrInvalidUTF8 is the error of a frame that is not valid UTF-8.
+	// errors.Is matches it with every bad_request: tell it apart with
+	// [IsInvalidUTF8].
+	ErrInvalidUTF8 = &Error{Code: CodeBadRequest, Message: "frame is not valid UTF-8"}
+	ErrInternal    = &Error{Code: CodeInternal}
 )

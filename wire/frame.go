@@ -1,6 +1,10 @@
 package wire
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+	"unicode/utf8"
+)
 
 // Actions a client may name in a frame's "action" field. They are also the
 // route keys of the API Gateway deployment.
@@ -61,13 +65,20 @@ func (f *Frame) Route() string {
 	return RouteDefault
 }
 
-// Parse parses one client text frame. It returns a *Error with code
-// bad_request when the frame is neither "whoami" nor a JSON object, or when a
-// known field has the wrong type; unknown fields are ignored. It does not
-// check that the fields an action needs are present: that is the relay's job.
-// The Raw fields of the result alias data. When a field has the wrong type,
-// the rest of the frame is still read, so the returned Frame's ID can be
-// echoed on the error frame.
+// Parse parses one client text frame. It returns [ErrInvalidUTF8] when the
+// frame is not valid UTF-8 (a WebSocket server closes the connection with
+// status 1007 for it), and another *Error with code bad_request when the
+// frame is neither "whoami" nor a JSON object, or when a known field has the
+// wrong type; unknown fields are ignored. It does not check that the fields
+// an action needs are present: that is the relay's job. The Raw fields of
+// the result alias data. When a field has the wrong type, the rest of the
+// frame is still read, so the returned Frame's ID can be echoed on the
+// error frame.
+//
+// A frame that parses is valid UTF-8 throughout: every byte outside a JSON
+// string is ASCII, and every string is checked as it is scanned. Only a
+// frame that fails for another reason is checked again as a whole, to tell
+// which error it is.
 func Parse(data []byte) (Frame, error) {
 	var f Frame
 	if string(data) == Whoami {
@@ -75,7 +86,22 @@ func Parse(data []byte) (Frame, error) {
 		return f, nil
 	}
 	err := f.parseObject(data)
+	if err != nil && !utf8.Valid(data) {
+		return Frame{}, ErrInvalidUTF8
+	}
 	return f, err
+}
+
+// IsInvalidUTF8 reports whether err is (or wraps) [ErrInvalidUTF8]. Use it
+// rather than errors.Is, which matches every bad_request.
+func IsInvalidUTF8(err error) bool {
+	for err != nil {
+		if err == error(ErrInvalidUTF8) {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }
 
 func (f *Frame) parseObject(b []byte) error {

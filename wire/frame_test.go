@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParse(t *testing.T) {
@@ -102,6 +104,15 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		if !utf8.Valid(data) {
+			if !IsInvalidUTF8(err) {
+				t.Fatalf("Parse(%q): err = %v, want ErrInvalidUTF8", data, err)
+			}
+			return
+		}
+		if err != nil && IsInvalidUTF8(err) {
+			t.Fatalf("Parse(%q) = ErrInvalidUTF8 for valid UTF-8", data)
+		}
 		var obj map[string]json.RawMessage
 		jerr := json.Unmarshal(data, &obj)
 		if jerr != nil || obj == nil {
@@ -188,4 +199,44 @@ func FuzzTrustedReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseInvalidUTF8: a frame that is not valid UTF-8 is ErrInvalidUTF8,
+// wherever the bad bytes are and whatever else is wrong with it; valid
+// multi-byte text parses.
+func TestParseInvalidUTF8(t *testing.T) {
+	invalid := []string{
+		"\xff",
+		"whoami\xff",
+		"hello \xc3",
+		`{"to":"B","payload":"` + "\xff" + `"}`,
+		`{"to":"` + "\xc3\x28" + `","payload":1}`,
+		`{"action":"send","message":"ok","id":"` + "\xe2\x82" + `"}`,
+		`{"` + "\xff" + `":1}`,
+		`{"payload":{"k":["a","b` + "\xc0\xaf" + `"]}}`,                       // overlong '/'
+		`{"payload":"` + "\xed\xa0\x80" + `"}`,                                // a surrogate, encoded
+		`{"payload":"` + "\xf4\x90\x80\x80" + `"}`,                            // past U+10FFFF
+		`{"payload":"` + strings.Repeat("x", 40) + "\x80" + `"}`,              // past the short-string loop
+		`{"payload":"a\n` + "\xff" + `\t"}`,                                   // between escapes
+		`{"to":"B",,"payload":"` + "\xff" + `"}`,                              // and a syntax error first
+		"{\"payload\":\"" + strings.Repeat("y", 100) + "\xf0\x9f\x8f" + "\"}", // cut short
+	}
+	for _, in := range invalid {
+		_, err := Parse([]byte(in))
+		if !IsInvalidUTF8(err) {
+			t.Errorf("Parse(%q): err = %v, want ErrInvalidUTF8", in, err)
+		}
+		if !errors.Is(err, ErrBadRequest) {
+			t.Errorf("Parse(%q): err = %v, want a bad_request", in, err)
+		}
+	}
+	valid := []string{`{"to":"é","payload":"🏓 ünï ✓"}`, `{"payload":"` + strings.Repeat("日本", 40) + `"}`}
+	for _, in := range valid {
+		if _, err := Parse([]byte(in)); err != nil {
+			t.Errorf("Parse(%q): %v", in, err)
+		}
+	}
+	if IsInvalidUTF8(NewError(CodeBadRequest, "frame is not JSON")) {
+		t.Error("IsInvalidUTF8 matches another bad_request")
+	}
 }

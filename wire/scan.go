@@ -168,14 +168,15 @@ func scanNumber(b []byte, i int) (int, error) {
 // scanString validates the string starting at the quote b[i] and returns the
 // index past its closing quote and whether it contains escapes. Quotes and
 // backslashes are found with bytes.IndexByte (vector instructions), control
-// characters a word at a time. Each search starts where the last one ended,
+// characters and bytes that are not ASCII a word at a time; the string must
+// be valid UTF-8. Each search starts where the last one ended,
 // so the work is linear however many escapes there are.
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for k := i; k < len(b) && k < i+24; k++ { // short strings (keys, IDs): a byte loop is faster
 		if c := b[k]; c == '"' {
 			return k + 1, false, nil
-		} else if c == '\\' || c < 0x20 {
+		} else if c == '\\' || c < 0x20 || c >= 0x80 {
 			break
 		}
 	}
@@ -188,13 +189,13 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 		for {
 			slash := bytes.IndexByte(b[i:quote], '\\')
 			if slash < 0 {
-				if hasControl(b[i:quote]) {
+				if badText(b[i:quote]) {
 					return i, escaped, errSyntax
 				}
 				return quote + 1, escaped, nil
 			}
 			j := i + slash
-			if hasControl(b[i:j]) {
+			if badText(b[i:j]) {
 				return i, escaped, errSyntax
 			}
 			escaped = true

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/binary"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -28,21 +29,28 @@ func equal(w, c uint64) uint64 {
 // cannot hold as they are: control characters, '"' and '\\'.
 func special(low uint64) uint64 { return below(low, 0x20) | equal(low, '"') | equal(low, '\\') }
 
-// hasControl reports whether s holds a byte below 0x20, which a JSON string
-// literal may not hold as it is.
-func hasControl(s []byte) bool {
+// badText reports whether s, the text between the delimiters of a JSON
+// string literal, holds a byte below 0x20 (which a literal may not hold as
+// it is) or is not valid UTF-8. Plain ASCII is checked a word at a time, and
+// only a segment with a byte of 128 or more pays for the UTF-8 check.
+// Segments end at ASCII delimiters ('"', '\\'), which never fall inside a
+// valid multi-byte sequence, so checking each alone checks the whole.
+func badText(s []byte) bool {
 	i := 0
+	var high uint64                 // the high bits of every word seen
 	for ; i+32 <= len(s); i += 32 { // four words a round: fewer branches
 		w0 := binary.LittleEndian.Uint64(s[i:])
 		w1 := binary.LittleEndian.Uint64(s[i+8:])
 		w2 := binary.LittleEndian.Uint64(s[i+16:])
 		w3 := binary.LittleEndian.Uint64(s[i+24:])
+		high |= w0 | w1 | w2 | w3
 		if below(w0&^highs, 0x20)&^w0|below(w1&^highs, 0x20)&^w1|below(w2&^highs, 0x20)&^w2|below(w3&^highs, 0x20)&^w3 != 0 {
 			break // the word loop below finds it, or finds a false alarm
 		}
 	}
 	for ; i+8 <= len(s); i += 8 {
 		w := binary.LittleEndian.Uint64(s[i:])
+		high |= w
 		if below(w&^highs, 0x20)&^w == 0 { // &^w: ignore bytes of 128 and up
 			continue
 		}
@@ -56,8 +64,9 @@ func hasControl(s []byte) bool {
 		if s[i] < 0x20 {
 			return true
 		}
+		high |= uint64(s[i])
 	}
-	return false
+	return high&highs != 0 && !utf8.Valid(s)
 }
 
 // asciiRun returns the length of the leading whole words of s that are

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestRunsAgainstByteLoops checks the word-at-a-time runs against the byte
@@ -16,8 +17,8 @@ func TestRunsAgainstByteLoops(t *testing.T) {
 			for _, fill := range []byte{'a', 0xC3, 0xA2, 0xDC, 0x7F, ' '} {
 				buf := []byte(strings.Repeat(string([]byte{fill}), 24))
 				buf[pos] = byte(c)
-				if got, want := hasControl(buf), bytes.IndexFunc(buf, func(r rune) bool { return r < 0x20 }) >= 0; got != want {
-					t.Fatalf("hasControl(%q) = %v, want %v", buf, got, want)
+				if got, want := badText(buf), bytes.IndexFunc(buf, func(r rune) bool { return r < 0x20 }) >= 0 || !utf8.Valid(buf); got != want {
+					t.Fatalf("badText(%q) = %v, want %v", buf, got, want)
 				}
 				// A run may stop early (after a borrow), never late.
 				if got, limit := asciiRun(string(buf)), wholeWords(buf, asciiStop); got > limit || got%8 != 0 {
