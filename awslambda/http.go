@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -62,6 +63,9 @@ func (h *HTTPHandler) Serve(ctx context.Context, req events.APIGatewayV2HTTPRequ
 			return httpError(http.StatusBadRequest, "BadRequestException", "body is not valid base64"), nil
 		}
 		body = decoded
+	}
+	if !utf8.Valid(body) {
+		return httpError(http.StatusBadRequest, "BadRequestException", "body is not valid UTF-8"), nil
 	}
 	err := h.relay.Broadcast(ctx, "", channel, wire.BodyPayload(body))
 	if err == nil {

@@ -51,6 +51,11 @@ func TestHTTPPublish(t *testing.T) {
 			403, `{"message":"Forbidden"}`, ""},
 		{"bad base64", func(r *events.APIGatewayV2HTTPRequest) { r.Body, r.IsBase64Encoded = "!!", true },
 			400, `{"message":"body is not valid base64"}`, ""},
+		// A text body arrives as JSON, which cannot carry invalid UTF-8;
+		// a base64 one can.
+		{"base64 body not UTF-8", func(r *events.APIGatewayV2HTTPRequest) {
+			r.Body, r.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte("\xc3\x28")), true
+		}, 400, `{"message":"body is not valid UTF-8"}`, ""},
 		{"channel too long", func(r *events.APIGatewayV2HTTPRequest) { r.PathParameters["channel"] = strings.Repeat("x", 257) },
 			400, `{"message":"channel must be 1 to 256 bytes"}`, ""},
 		{"too large", func(r *events.APIGatewayV2HTTPRequest) { r.Body = `"` + strings.Repeat("x", 128<<10) + `"` },

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -168,8 +169,9 @@ func (g *Gateway) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "{}\n")
 }
 
-// readBody reads a request body of at most MaxMessageSize bytes, answering
-// 413 PayloadTooLargeException (or 400) itself when it cannot.
+// readBody reads a request body of at most MaxMessageSize bytes that is
+// valid UTF-8, answering 413 PayloadTooLargeException or 400 itself when it
+// cannot.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.opts.MaxMessageSize)))
 	if err != nil {
@@ -178,6 +180,12 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 			return nil, false
 		}
 		writeError(w, http.StatusBadRequest, "BadRequestException", "cannot read the request body")
+		return nil, false
+	}
+	if !utf8.Valid(body) {
+		// It would reach clients as a text frame, and a strict client
+		// (every browser) fails the connection on invalid UTF-8.
+		writeError(w, http.StatusBadRequest, "BadRequestException", "body is not valid UTF-8")
 		return nil, false
 	}
 	return body, true
