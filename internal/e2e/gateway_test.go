@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
 )
 
@@ -34,11 +29,7 @@ var errorLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{L
 // gateway's shutdown.
 func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) Server {
 	t.Helper()
-	adminListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminURL := "http://" + adminListener.Addr().String()
+	srv := gatewaytest.NewUnstarted(t)
 	opts := gateway.Options{
 		APIKeys:          []string{testAPIKey},
 		MaxMessageSize:   cfg.MaxMessageSize,
@@ -48,29 +39,13 @@ func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func
 		Logger:           errorLogger,
 	}
 	if integrate != nil {
-		opts.NewIntegration = integrate(adminURL)
+		opts.NewIntegration = integrate(srv.AdminURL)
 	}
-	gw, err := gateway.New(opts)
-	if err != nil {
-		adminListener.Close()
-		t.Fatalf("gateway.New: %v", err)
-	}
-	admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go admin.Serve(adminListener)
-	public := httptest.NewServer(gw.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway shutdown: %v", err)
-		}
-		public.Close()
-		admin.Close()
-	})
+	srv.Start(opts)
 	return Server{
-		URL:       "ws" + strings.TrimPrefix(public.URL, "http") + "/",
-		PublicURL: public.URL,
-		AdminURL:  adminURL,
+		URL:       srv.URL,
+		PublicURL: srv.PublicURL,
+		AdminURL:  srv.AdminURL,
 		APIKey:    testAPIKey,
 	}
 }
