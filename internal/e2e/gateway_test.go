@@ -27,7 +27,7 @@ var errorLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{L
 // when not nil, returns the gateway's NewIntegration given the admin
 // listener's URL; it may register cleanups of its own, which run after the
 // gateway's shutdown.
-func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) Server {
+func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) *gatewaytest.Server {
 	t.Helper()
 	srv := gatewaytest.NewUnstarted(t)
 	opts := gateway.Options{
@@ -42,16 +42,18 @@ func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func
 		opts.NewIntegration = integrate(srv.AdminURL)
 	}
 	srv.Start(opts)
-	return Server{
-		URL:       srv.URL,
-		PublicURL: srv.PublicURL,
-		AdminURL:  srv.AdminURL,
-		APIKey:    testAPIKey,
-	}
+	return srv
+}
+
+// node is the Node of a gateway served by gatewaytest.
+func node(srv *gatewaytest.Server) Node {
+	return Node{URL: srv.URL, PublicURL: srv.PublicURL, AdminURL: srv.AdminURL}
 }
 
 // startGateway starts the gateway with its in-process relay (mode 1).
-func startGateway(t *testing.T, cfg Config) Server { return serveGateway(t, cfg, nil) }
+func startGateway(t *testing.T, cfg Config) Server {
+	return OneNode(node(serveGateway(t, cfg, nil)), testAPIKey)
+}
 
 // TestGateway runs the suite against the gateway with its in-process relay.
 func TestGateway(t *testing.T) {
