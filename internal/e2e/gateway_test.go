@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"log/slog"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/monologue-go/monologue/gateway"
@@ -58,4 +60,25 @@ func startGateway(t *testing.T, cfg Config) Server {
 // TestGateway runs the suite against the gateway with its in-process relay.
 func TestGateway(t *testing.T) {
 	Run(t, startGateway)
+}
+
+// startTwoListeners starts one gateway with its in-process relay and serves
+// its public handler on a second listener and its admin handler on a second
+// listener too, and returns the two pairs as two nodes. Every exchange the
+// suite spreads over nodes then goes through two listeners: a cluster's
+// placement without a cluster.
+func startTwoListeners(t *testing.T, cfg Config) Server {
+	srv := serveGateway(t, cfg, nil)
+	public := httptest.NewServer(srv.Gateway.Handler())
+	t.Cleanup(public.Close) // before the gateway shuts down: no handshake in flight
+	admin := httptest.NewServer(srv.Gateway.AdminHandler())
+	t.Cleanup(admin.Close)
+	second := Node{URL: "ws" + strings.TrimPrefix(public.URL, "http") + "/", PublicURL: public.URL, AdminURL: admin.URL}
+	return Server{Nodes: []Node{node(srv), second}, APIKey: testAPIKey}
+}
+
+// TestGatewayTwoListeners runs the suite against one gateway seen as two
+// nodes (see startTwoListeners).
+func TestGatewayTwoListeners(t *testing.T) {
+	Run(t, startTwoListeners)
 }
