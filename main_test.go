@@ -4,11 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 
 	"github.com/monologue-go/monologue"
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 )
 
 func TestMain(m *testing.M) {
@@ -66,24 +64,8 @@ func startGateway(tb testing.TB, opts gateway.Options) *testGateway {
 	if opts.Logger == nil {
 		opts.Logger = quiet()
 	}
-	gw, err := gateway.New(opts)
-	if err != nil {
-		tb.Fatalf("gateway.New: %v", err)
-	}
-	server := httptest.NewServer(gw.Handler())
-	admin := httptest.NewServer(gw.AdminHandler())
-	g := &testGateway{Gateway: gw, endpoint: "ws" + strings.TrimPrefix(server.URL, "http") + "/", admin: admin.URL}
-	g.stop = sync.OnceFunc(func() {
-		server.Close()
-		admin.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			tb.Errorf("gateway shutdown: %v", err)
-		}
-	})
-	tb.Cleanup(g.stop)
-	return g
+	srv := gatewaytest.Start(tb, opts)
+	return &testGateway{Gateway: srv.Gateway, endpoint: srv.URL, admin: srv.AdminURL, stop: srv.Close}
 }
 
 // options returns client options for the gateway, with opts' fields.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/monologue-go/monologue/awslambda"
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -87,40 +87,26 @@ func (l *lambdaIntegration) Broadcast(ctx context.Context, tenant, channel strin
 func TestThroughGateway(t *testing.T) {
 	client, table, calls := newTable(t)
 	integration := &lambdaIntegration{}
-	gw, err := gateway.New(gateway.Options{
+	srv := gatewaytest.Start(t, gateway.Options{
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer:     prometheus.NewRegistry(),
 		NewIntegration: func(*gateway.Gateway) (gateway.Integration, error) { return integration, nil },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := httptest.NewServer(gw.AdminHandler())
-	public := httptest.NewServer(gw.Handler())
 	logs := &strings.Builder{}
 	d, err := awslambda.New(awslambda.Config{
 		AWS:                localAWS(),
 		Table:              table,
 		DynamoDB:           client,
 		PublishKey:         "publish-key",
-		ManagementEndpoint: admin.URL + "/latest",
+		ManagementEndpoint: srv.AdminURL + "/latest",
 		Logger:             slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	integration.handler = lambda.NewHandler(d)
-	t.Cleanup(func() {
-		public.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		admin.Close()
-	})
 
-	url := "ws" + strings.TrimPrefix(public.URL, "http") + "/latest"
+	url := srv.URL + "latest"
 	dial := func() (*websocket.Conn, string) {
 		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 		if err != nil {

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 )
 
 // wsVersion is the ws package the models run on (pinned in js/package.json).
@@ -171,31 +170,7 @@ func randomKey(t *testing.T) string {
 func startGateway(t *testing.T, opts gateway.Options, logs *syncBuffer) string {
 	t.Helper()
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := gateway.New(opts)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway shutdown: %v", err)
-		}
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("http server shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("http server: %v", err)
-		}
-	})
-	return "ws://" + ln.Addr().String() + "/"
+	return gatewaytest.Start(t, opts).URL
 }
 
 // syncBuffer collects the gateways' logs, shown when the test fails.

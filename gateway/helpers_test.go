@@ -1,13 +1,11 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/monologue-go/monologue/channels"
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 	"github.com/monologue-go/monologue/relay"
 )
 
@@ -27,12 +26,11 @@ const testKey = "test-key-0123456789"
 
 // server is a gateway on two real loopback listeners.
 type server struct {
-	gw       *gateway.Gateway
-	url      string // ws://127.0.0.1:P/
-	http     string // http://127.0.0.1:P
-	admin    string // http://127.0.0.1:Q
-	logs     *syncBuffer
-	shutdown func() // idempotent
+	gw    *gateway.Gateway
+	url   string // ws://127.0.0.1:P/
+	http  string // http://127.0.0.1:P
+	admin string // http://127.0.0.1:Q
+	logs  *syncBuffer
 }
 
 // start starts a gateway with opts (APIKeys defaults to testKey) and stops
@@ -46,33 +44,14 @@ func start(t testing.TB, opts gateway.Options) *server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	gw, err := gateway.New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	public := httptest.NewServer(gw.Handler())
-	admin := httptest.NewServer(gw.AdminHandler())
-	var once sync.Once
-	s := &server{
-		gw:    gw,
-		url:   "ws" + strings.TrimPrefix(public.URL, "http") + "/",
-		http:  public.URL,
-		admin: admin.URL,
+	srv := gatewaytest.Start(t, opts)
+	return &server{
+		gw:    srv.Gateway,
+		url:   srv.URL,
+		http:  srv.PublicURL,
+		admin: srv.AdminURL,
 		logs:  logs,
 	}
-	s.shutdown = func() {
-		once.Do(func() {
-			public.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := gw.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			admin.Close()
-		})
-	}
-	t.Cleanup(s.shutdown)
-	return s
 }
 
 // dial connects a gorilla client (independent of the server's code) with

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/monologue-go/monologue"
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 )
 
 const cliTestKey = "cli-test-key"
@@ -23,19 +23,8 @@ const cliTestKey = "cli-test-key"
 // common flags that reach it.
 func startCLIGateway(t *testing.T) []string {
 	t.Helper()
-	gw, err := gateway.New(gateway.Options{APIKeys: []string{cliTestKey}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := httptest.NewServer(gw.Handler())
-	t.Cleanup(func() {
-		server.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-	})
-	endpoint := "ws" + strings.TrimPrefix(server.URL, "http") + "/"
-	return []string{"--endpoint", endpoint, "--api-key", cliTestKey, "--timeout", "5s"}
+	srv := gatewaytest.Start(t, gateway.Options{APIKeys: []string{cliTestKey}, Logger: slog.New(slog.DiscardHandler)})
+	return []string{"--endpoint", srv.URL, "--api-key", cliTestKey, "--timeout", "5s"}
 }
 
 // background runs a long-running command (listen, subscribe); its output

@@ -62,7 +62,7 @@ func (c *conn) expectJSON(t *testing.T, req string, want map[string]string) {
 }
 
 func testSubscribeReply(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	ch := unique(t, "ch")
 	subscribe(t, c, ch)
 	unsubscribe(t, c, ch)
@@ -82,7 +82,7 @@ func testSubscribeReply(t *testing.T, e *env) {
 
 func testPublishFanout(t *testing.T, e *env) {
 	ch := unique(t, "ch")
-	a, b, c, d := dial(t, e.Server), dial(t, e.Server), dial(t, e.Server), dial(t, e.Server)
+	a, b, c, d := e.dial(t), e.dial(t), e.dial(t), e.dial(t)
 	a.name, b.name, c.name, d.name = "a (publisher)", "b", "c", "d (not subscribed)"
 	for _, s := range []*conn{a, b, c} {
 		subscribe(t, s, ch)
@@ -117,10 +117,10 @@ func testPublishPayloads(t *testing.T, e *env) {
 
 func testPublishNoReply(t *testing.T, e *env) {
 	ch := unique(t, "ch")
-	a := dial(t, e.Server)
+	a := e.dial(t)
 	a.send(t, `{"action":"publish","channel":`+q(ch)+`,"payload":1,"id":"p1"}`)
 	a.expectNothingPending(t, "publish to a channel with no subscribers has no reply")
-	b := dial(t, e.Server)
+	b := e.dial(t)
 	subscribe(t, b, ch)
 	a.send(t, `{"action":"publish","channel":`+q(ch)+`,"payload":2,"id":"p2"}`)
 	a.expectNothingPending(t, "publish has no reply on success")
@@ -145,7 +145,7 @@ func testSubscribeTwice(t *testing.T, e *env) {
 func testUnsubscribeStopsDelivery(t *testing.T, e *env) {
 	ch := unique(t, "ch")
 	a, b := pair(t, e)
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	c.name = "c"
 	subscribe(t, b, ch)
 	subscribe(t, c, ch)
@@ -177,7 +177,7 @@ func testChannelsIndependent(t *testing.T, e *env) {
 func testSubscriberDisconnects(t *testing.T, e *env) {
 	ch := unique(t, "ch")
 	a, b := pair(t, e)
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	c.name = "c (disconnects)"
 	subscribe(t, b, ch)
 	subscribe(t, c, ch)
@@ -214,10 +214,10 @@ func (e *env) httpDo(t *testing.T, method, url string, header http.Header, body 
 
 func testHTTPPublish(t *testing.T, e *env) {
 	ch := unique(t, "ch")
-	b := dial(t, e.Server)
+	b := e.dial(t)
 	b.name = "b (subscriber)"
 	subscribe(t, b, ch)
-	endpoint := e.PublicURL + "/channels/" + url.PathEscape(ch)
+	endpoint := e.publicURL(b) + "/channels/" + url.PathEscape(ch)
 	key := http.Header{"X-Api-Key": {e.APIKey}, "Content-Type": {"application/json"}}
 	post := func(t *testing.T, header http.Header, body string) int {
 		t.Helper()

@@ -62,61 +62,73 @@ type conn struct {
 	done   chan struct{}
 	id     string // cached by whoami
 	name   string // for messages: "a", "b", …
+	node   int    // index of the node it was dialled on
+	url    string // the URL it was dialled at
 }
 
-// dialOptions tweak dial; the zero value dials srv.URL with the API key header.
+// dialOptions tweak dial; the zero value dials the node's URL with the API
+// key header.
 type dialOptions struct {
-	url         string      // default srv.URL
-	header      http.Header // default: x-api-key and User-Agent
+	path        string      // appended to the node's URL: "latest", "?apiKey=…"
+	header      http.Header // default (in dialWith): x-api-key and User-Agent
 	writeBuffer int         // client write buffer: messages larger are fragmented
 }
 
-// dial connects to srv with its API key and fails the test on error.
-func dial(t testing.TB, srv Server) *conn {
+// dial connects to the next node in turn (see placement) with the API key
+// and fails the test on error.
+func (e *env) dial(t testing.TB) *conn {
 	t.Helper()
-	return dialWith(t, srv, dialOptions{})
+	return e.dialWith(t, dialOptions{})
 }
 
-func dialWith(t testing.TB, srv Server, opts dialOptions) *conn {
+// dialWith is dial with options.
+func (e *env) dialWith(t testing.TB, opts dialOptions) *conn {
 	t.Helper()
-	if opts.url == "" {
-		opts.url = srv.URL
-	}
 	if opts.header == nil {
-		opts.header = http.Header{"X-Api-Key": {srv.APIKey}}
+		opts.header = http.Header{"X-Api-Key": {e.APIKey}}
 	}
-	c, resp, err := tryDial(t, opts)
+	c, resp, err := e.tryDial(t, opts)
 	if err != nil {
 		status := "no response"
 		if resp != nil {
 			status = resp.Status
 		}
-		t.Fatalf("dial %s: %v (%s)", opts.url, err, status)
+		t.Fatalf("%v (%s)", err, status)
 	}
 	return c
 }
 
-// tryDial dials and returns the handshake response on failure; the
-// connection, when there is one, is closed at the end of the test.
-func tryDial(t testing.TB, opts dialOptions) (*conn, *http.Response, error) {
+// tryDial dials the next node in turn (see placement), at the node's URL
+// followed by opts.path, with opts.header as it is (nil: no header but
+// User-Agent). It returns the handshake response on failure, and an error
+// that names the URL; the connection, when there is one, is closed at the
+// end of the test.
+func (e *env) tryDial(t testing.TB, opts dialOptions) (*conn, *http.Response, error) {
 	t.Helper()
+	node := e.dialNode()
+	url := e.Nodes[node].URL + opts.path
 	header := opts.header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", userAgent)
 	}
 	d := websocket.Dialer{HandshakeTimeout: frameTimeout, WriteBufferSize: opts.writeBuffer}
-	ws, resp, err := d.Dial(opts.url, header)
+	ws, resp, err := d.Dial(url, header)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
 	if err != nil {
-		return nil, resp, err
+		return nil, resp, fmt.Errorf("dial %s: %w", url, err)
 	}
 	c := &conn{
 		ws:     ws,
 		frames: make(chan frame),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
+		node:   node,
+		url:    url,
 	}
 	go c.readLoop()
 	t.Cleanup(c.shutdown)

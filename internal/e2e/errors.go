@@ -34,7 +34,7 @@ var notJSONFrames = []string{
 }
 
 func testErrorsNotJSON(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	for _, f := range notJSONFrames {
 		c.expectError(t, f, errorWant{code: "bad_request"})
 		c.expectNothingPending(t, "the connection still works after "+q(f))
@@ -42,7 +42,7 @@ func testErrorsNotJSON(t *testing.T, e *env) {
 }
 
 func testErrorsNotObject(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	for _, f := range []string{`[1]`, `[]`, `42`, `-1.5`, `null`, `true`, `false`, `"str"`, `"whoami"`, ` [{"action":"loopback"}] `} {
 		c.expectError(t, f, errorWant{code: "bad_request"})
 		c.expectNothingPending(t, "the connection still works after "+q(f))
@@ -91,7 +91,7 @@ func errorCases(stranger string) []errorCase {
 const neverIssued = "bm90LWlzc3VlZC4=" // base64("not-issued.")
 
 func testErrorsWithID(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	for _, id := range []string{`"req-1"`, `"é \"quoted\""`, `7`, `0`, `-12.5e3`} {
 		for _, tc := range errorCases(neverIssued) {
 			ok := t.Run(tc.name+"/id="+id, func(t *testing.T) {
@@ -100,7 +100,7 @@ func testErrorsWithID(t *testing.T, e *env) {
 				c.expectNothingPending(t, "the connection still works after "+frame)
 			})
 			if !ok {
-				c = dial(t, e.Server) // the old one may have frames pending
+				c = e.dial(t) // the old one may have frames pending
 			}
 		}
 	}
@@ -117,7 +117,7 @@ func testErrorsWithID(t *testing.T, e *env) {
 }
 
 func testErrorsBinaryFrame(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	for _, data := range [][]byte{[]byte(`{"action":"loopback","payload":1}`), []byte("whoami"), {0, 1, 2, 0xff}} {
 		c.sendBinary(t, data)
 		c.expectErrorFrame(t, "binary frame "+q(string(data)), errorWant{code: "bad_request"})
@@ -128,7 +128,7 @@ func testErrorsBinaryFrame(t *testing.T, e *env) {
 }
 
 func testGoneNeverIssued(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	for _, to := range []string{neverIssued, "AAAAAAAAAAAAAAA=", "not an id", "x"} {
 		c.expectError(t, `{"action":"sendmessage","to":`+q(to)+`,"payload":1}`, errorWant{code: "gone", to: to})
 		c.expectError(t, `{"to":`+q(to)+`,"payload":1,"id":"g"}`, errorWant{code: "gone", id: `"g"`, to: to})

@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/gateway/gatewaytest"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
 )
 
@@ -32,13 +29,9 @@ var errorLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{L
 // when not nil, returns the gateway's NewIntegration given the admin
 // listener's URL; it may register cleanups of its own, which run after the
 // gateway's shutdown.
-func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) Server {
+func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) *gatewaytest.Server {
 	t.Helper()
-	adminListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminURL := "http://" + adminListener.Addr().String()
+	srv := gatewaytest.NewUnstarted(t)
 	opts := gateway.Options{
 		APIKeys:          []string{testAPIKey},
 		MaxMessageSize:   cfg.MaxMessageSize,
@@ -48,37 +41,44 @@ func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func
 		Logger:           errorLogger,
 	}
 	if integrate != nil {
-		opts.NewIntegration = integrate(adminURL)
+		opts.NewIntegration = integrate(srv.AdminURL)
 	}
-	gw, err := gateway.New(opts)
-	if err != nil {
-		adminListener.Close()
-		t.Fatalf("gateway.New: %v", err)
-	}
-	admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go admin.Serve(adminListener)
-	public := httptest.NewServer(gw.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway shutdown: %v", err)
-		}
-		public.Close()
-		admin.Close()
-	})
-	return Server{
-		URL:       "ws" + strings.TrimPrefix(public.URL, "http") + "/",
-		PublicURL: public.URL,
-		AdminURL:  adminURL,
-		APIKey:    testAPIKey,
-	}
+	srv.Start(opts)
+	return srv
+}
+
+// node is the Node of a gateway served by gatewaytest.
+func node(srv *gatewaytest.Server) Node {
+	return Node{URL: srv.URL, PublicURL: srv.PublicURL, AdminURL: srv.AdminURL}
 }
 
 // startGateway starts the gateway with its in-process relay (mode 1).
-func startGateway(t *testing.T, cfg Config) Server { return serveGateway(t, cfg, nil) }
+func startGateway(t *testing.T, cfg Config) Server {
+	return OneNode(node(serveGateway(t, cfg, nil)), testAPIKey)
+}
 
 // TestGateway runs the suite against the gateway with its in-process relay.
 func TestGateway(t *testing.T) {
 	Run(t, startGateway)
+}
+
+// startTwoListeners starts one gateway with its in-process relay and serves
+// its public handler on a second listener and its admin handler on a second
+// listener too, and returns the two pairs as two nodes. Every exchange the
+// suite spreads over nodes then goes through two listeners: a cluster's
+// placement without a cluster.
+func startTwoListeners(t *testing.T, cfg Config) Server {
+	srv := serveGateway(t, cfg, nil)
+	public := httptest.NewServer(srv.Gateway.Handler())
+	t.Cleanup(public.Close) // before the gateway shuts down: no handshake in flight
+	admin := httptest.NewServer(srv.Gateway.AdminHandler())
+	t.Cleanup(admin.Close)
+	second := Node{URL: "ws" + strings.TrimPrefix(public.URL, "http") + "/", PublicURL: public.URL, AdminURL: admin.URL}
+	return Server{Nodes: []Node{node(srv), second}, APIKey: testAPIKey}
+}
+
+// TestGatewayTwoListeners runs the suite against one gateway seen as two
+// nodes (see startTwoListeners).
+func TestGatewayTwoListeners(t *testing.T) {
+	Run(t, startTwoListeners)
 }

@@ -99,14 +99,15 @@ func testGolden(t *testing.T, e *env) {
 		t.Fatal("no golden cases in testdata")
 	}
 	seen := make(map[string]bool)
-	for _, gc := range cases {
+	for i, gc := range cases {
 		if seen[gc.name] {
 			t.Fatalf("%s: duplicate golden case %q", gc.file, gc.name)
 		}
 		seen[gc.name] = true
+		e := e.withPlacement(i) // the cases run in parallel: each places its own connection, case i on node i (modulo the nodes)
 		t.Run(gc.name, func(t *testing.T) {
 			t.Parallel()
-			c := dial(t, e.Server)
+			c := e.dial(t)
 			me := c.ID(t)
 			sent := "(nothing yet)"
 			for _, step := range gc.steps {

@@ -32,7 +32,7 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 		if bootstrap != nil {
 			path = bootstrap(t)
 		}
-		return serveGateway(t, cfg, func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error) {
+		srv := serveGateway(t, cfg, func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error) {
 			return func(gw *gateway.Gateway) (gateway.Integration, error) {
 				local, err := lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
 					ManagementEndpoint: adminURL,
@@ -55,6 +55,7 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 				return local, nil
 			}
 		})
+		return OneNode(node(srv), testAPIKey)
 	}
 }
 

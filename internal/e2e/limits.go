@@ -46,7 +46,7 @@ func fits(t *testing.T, limit int, request string) string {
 func testPayloadTooLarge(t *testing.T, e *env) {
 	limit := e.cfg.MaxMessageSize
 	t.Run("loopback", func(t *testing.T) {
-		a := dial(t, e.Server)
+		a := e.dial(t)
 		me := q(a.ID(t))
 		reply := func(p string) string { return `{"to":` + me + `,"from":` + me + `,"payload":` + p + `}` }
 		request := func(p string) string { return `{"action":"loopback","payload":` + p + `,"id":"big"}` }
@@ -121,7 +121,7 @@ func testMaxMessageSize(t *testing.T, e *env) {
 		{"fragmented", limit / 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialWith(t, e.Server, dialOptions{writeBuffer: tc.writeBuffer})
+			c := e.dialWith(t, dialOptions{writeBuffer: tc.writeBuffer})
 			c.expect(t, request(m), `{"message":`+m+`}`) // exactly the limit: accepted
 			c.expectNothingPending(t, "the connection still works")
 			c.send(t, request(over))
@@ -137,7 +137,7 @@ func testMaxMessageSize(t *testing.T, e *env) {
 }
 
 func testRateLimited(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	me := q(c.ID(t))
 	const burst = 200
 	for i := range burst {
@@ -194,7 +194,7 @@ func testRateLimited(t *testing.T, e *env) {
 }
 
 func testIdleTimeout(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	opened := time.Now()
 	at := c.expectClose(t, websocket.CloseGoingAway, 10*e.cfg.IdleTimeout+2*time.Second)
 	if idle := at.Sub(opened); idle < e.cfg.IdleTimeout/2 {
@@ -203,7 +203,7 @@ func testIdleTimeout(t *testing.T, e *env) {
 }
 
 func testMaxConnectionAge(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	opened := time.Now()
 	// Keep the connection busy, so the idle timeout never fires, until the
 	// server closes it for its age.

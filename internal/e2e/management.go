@@ -41,12 +41,14 @@ func awsEscape(s string) string {
 	return b.String()
 }
 
-func (e *env) connectionURL(prefix, id string) string {
-	return e.AdminURL + prefix + "/@connections/" + awsEscape(id)
+// connectionURL is the management API's URL of connection id on the
+// management listener adminURL, with a stage prefix ("" or "/latest").
+func connectionURL(adminURL, prefix, id string) string {
+	return adminURL + prefix + "/@connections/" + awsEscape(id)
 }
 
 func testConnectionsPost(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	id := c.ID(t)
 	for _, prefix := range stagePrefixes {
 		for _, body := range []string{
@@ -54,7 +56,7 @@ func testConnectionsPost(t *testing.T, e *env) {
 			`not JSON at all: é ✓ "quoted"`,
 			`whoami`,
 		} {
-			u := e.connectionURL(prefix, id)
+			u := connectionURL(e.adminURL(c), prefix, id)
 			status, _, resp := e.httpDo(t, http.MethodPost, u, nil, body)
 			if status != http.StatusOK {
 				t.Fatalf("POST %s with body %q: status %d, want 200 (body: %s)", u, body, status, resp)
@@ -66,8 +68,8 @@ func testConnectionsPost(t *testing.T, e *env) {
 }
 
 func testConnectionsPostTooLarge(t *testing.T, e *env) {
-	c := dial(t, e.Server)
-	u := e.connectionURL("", c.ID(t))
+	c := e.dial(t)
+	u := connectionURL(e.adminURL(c), "", c.ID(t))
 	body := strings.Repeat("y", e.cfg.MaxMessageSize)
 	if status, _, resp := e.httpDo(t, http.MethodPost, u, nil, body); status != http.StatusOK {
 		t.Fatalf("POST %s with a body of exactly the limit (%d bytes): status %d, want 200 (body: %s)", u, len(body), status, resp)
@@ -99,10 +101,10 @@ func parseTime(t *testing.T, what, s string) time.Time {
 
 func testConnectionsGet(t *testing.T, e *env) {
 	before := time.Now().Add(-2 * time.Second) // allow for clock rounding
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	id := c.ID(t)
 	for _, prefix := range stagePrefixes {
-		u := e.connectionURL(prefix, id)
+		u := connectionURL(e.adminURL(c), prefix, id)
 		status, header, body := e.httpDo(t, http.MethodGet, u, nil, "")
 		if status != http.StatusOK {
 			t.Fatalf("GET %s: status %d, want 200 (body: %s)", u, status, body)
@@ -158,7 +160,7 @@ func testConnectionsDelete(t *testing.T, e *env) {
 	for _, prefix := range stagePrefixes {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			a, b := pair(t, e)
-			u := e.connectionURL(prefix, b.id)
+			u := connectionURL(e.adminURL(b), prefix, b.id)
 			status, _, body := e.httpDo(t, http.MethodDelete, u, nil, "")
 			if status != http.StatusNoContent {
 				t.Fatalf("DELETE %s: status %d, want 204 (body: %s)", u, status, body)
@@ -182,7 +184,7 @@ func testConnectionsDelete(t *testing.T, e *env) {
 func testConnectionsGone(t *testing.T, e *env) {
 	for _, prefix := range stagePrefixes {
 		for _, id := range []string{neverIssued, "AAAAAAAAAAAAAAA=", "a/b+c=", "x"} {
-			u := e.connectionURL(prefix, id)
+			u := connectionURL(e.adminURL(nil), prefix, id)
 			for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
 				status, header, body := e.httpDo(t, method, u, nil, postBody(method, `{"x":1}`))
 				checkAWSError(t, method+" "+u, status, header, body, http.StatusGone, "GoneException")
@@ -190,8 +192,8 @@ func testConnectionsGone(t *testing.T, e *env) {
 		}
 	}
 	// A connection that closed by itself is gone too.
-	c := dial(t, e.Server)
-	u := e.connectionURL("", c.ID(t))
+	c := e.dial(t)
+	u := connectionURL(e.adminURL(c), "", c.ID(t))
 	c.close()
 	pollUntil(t, frameTimeout, func() string {
 		status, header, body := e.httpDo(t, http.MethodPost, u, nil, "late")
@@ -208,7 +210,7 @@ func testConnectionsEscapedIDs(t *testing.T, e *env) {
 	// escaping have turned up (each ID has "/" or "+" with odds of about 1 in 5).
 	want := map[byte]*conn{'=': nil, '/': nil, '+': nil}
 	for i := 0; i < 60 && (want['='] == nil || want['/'] == nil || want['+'] == nil); i++ {
-		c := dial(t, e.Server)
+		c := e.dial(t)
 		id := c.ID(t)
 		kept := false
 		for ch, have := range want {
@@ -227,7 +229,7 @@ func testConnectionsEscapedIDs(t *testing.T, e *env) {
 			continue
 		}
 		for _, prefix := range stagePrefixes {
-			u := e.connectionURL(prefix, c.id)
+			u := connectionURL(e.adminURL(c), prefix, c.id)
 			if status, _, body := e.httpDo(t, http.MethodGet, u, nil, ""); status != http.StatusOK {
 				t.Fatalf("GET %s (ID %q, with %q escaped): status %d, want 200 (body: %s)", u, c.id, ch, status, body)
 			}
@@ -240,8 +242,8 @@ func testConnectionsEscapedIDs(t *testing.T, e *env) {
 }
 
 func testConnectionsNotPublic(t *testing.T, e *env) {
-	c := dial(t, e.Server)
-	u := e.PublicURL + "/@connections/" + awsEscape(c.ID(t))
+	c := e.dial(t)
+	u := e.publicURL(c) + "/@connections/" + awsEscape(c.ID(t))
 	for _, header := range []http.Header{nil, {"X-Api-Key": {e.APIKey}}} {
 		if status, _, _ := e.httpDo(t, http.MethodPost, u, header, "from the public listener"); status >= 200 && status <= 299 {
 			t.Fatalf("POST %s on the public listener: status %d; the management API must not be public", u, status)
@@ -251,9 +253,11 @@ func testConnectionsNotPublic(t *testing.T, e *env) {
 }
 
 func testHealthAndMetrics(t *testing.T, e *env) {
-	for _, u := range []string{e.PublicURL + "/healthz", e.AdminURL + "/healthz", e.AdminURL + "/metrics"} {
-		if status, _, body := e.httpDo(t, http.MethodGet, u, nil, ""); status != http.StatusOK {
-			t.Errorf("GET %s: status %d, want 200 (body: %.200s)", u, status, body)
+	for _, n := range e.Nodes {
+		for _, u := range []string{n.PublicURL + "/healthz", n.AdminURL + "/healthz", n.AdminURL + "/metrics"} {
+			if status, _, body := e.httpDo(t, http.MethodGet, u, nil, ""); status != http.StatusOK {
+				t.Errorf("GET %s: status %d, want 200 (body: %.200s)", u, status, body)
+			}
 		}
 	}
 }

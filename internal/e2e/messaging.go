@@ -46,7 +46,7 @@ var payloads = []struct{ name, json string }{
 }
 
 func testWhoami(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	id := c.whoami(t)
 	if again := c.whoami(t); again != id {
 		t.Fatalf("second whoami: %q, first: %q", again, id)
@@ -56,7 +56,7 @@ func testWhoami(t *testing.T, e *env) {
 func testIDsUnique(t *testing.T, e *env) {
 	seen := make(map[string]bool)
 	for i := range 100 {
-		c := dial(t, e.Server)
+		c := e.dial(t)
 		id := c.whoami(t)
 		if seen[id] {
 			t.Fatalf("connection %d got ID %q, already issued to an earlier connection", i, id)
@@ -67,7 +67,7 @@ func testIDsUnique(t *testing.T, e *env) {
 }
 
 func testNothingUnprompted(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	c.expectNoFrame(t, 150*time.Millisecond, "the server sends nothing unprompted after the handshake")
 	c.send(t, "whoami")
 	id := c.read(t, "whoami (the first request, 150 ms after connecting)")
@@ -77,7 +77,7 @@ func testNothingUnprompted(t *testing.T, e *env) {
 }
 
 func testLoopback(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	me := q(c.ID(t))
 	for _, p := range payloads {
 		ok := t.Run(p.name, func(t *testing.T) {
@@ -85,7 +85,7 @@ func testLoopback(t *testing.T, e *env) {
 				`{"to":`+me+`,"from":`+me+`,"payload":`+p.json+`}`)
 		})
 		if !ok {
-			c = dial(t, e.Server) // the old one may have frames pending
+			c = e.dial(t) // the old one may have frames pending
 			me = q(c.ID(t))
 		}
 	}
@@ -99,14 +99,14 @@ func testLoopback(t *testing.T, e *env) {
 }
 
 func testLoopbackNoPayload(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	me := q(c.ID(t))
 	c.expect(t, `{"action":"loopback"}`, `{"to":`+me+`,"from":`+me+`}`)
 }
 
 // pair dials two connections named a and b and learns their IDs.
 func pair(t *testing.T, e *env) (a, b *conn) {
-	a, b = dial(t, e.Server), dial(t, e.Server)
+	a, b = e.dial(t), e.dial(t)
 	a.name, b.name = "a", "b"
 	a.ID(t)
 	b.ID(t)
@@ -197,7 +197,7 @@ func testPayloadBytesUnchanged(t *testing.T, e *env) {
 }
 
 func testSend(t *testing.T, e *env) {
-	c := dial(t, e.Server)
+	c := e.dial(t)
 	c.expect(t, `{"action":"send","message":"hi"}`, `{"message":"hi"}`)
 	c.expect(t, `{"action":"send","message":"\u00e9 \"q\""}`, `{"message":"\u00e9 \"q\""}`)
 	c.expect(t, `{"action":"send","message":{"b":[1, 2],"a":null}}`, `{"message":{"b":[1, 2],"a":null}}`)

@@ -6,18 +6,33 @@ import (
 	"time"
 )
 
-// Server is a running gateway under test, as start returns it.
+// Server is a running server under test, as start returns it: one node, or
+// several nodes serving the same relay (a cluster). The suite spreads each
+// subtest's connections and HTTP calls over the nodes (see placement.go).
 type Server struct {
+	// Nodes are the server's nodes; there must be at least one. The order
+	// matters only for placement: a subtest's first connection goes to
+	// Nodes[0], its second to Nodes[1], and so on.
+	Nodes []Node
+	// APIKey is the one API key the server accepts, on every node.
+	APIKey string
+}
+
+// Node is the listeners of one node of a [Server].
+type Node struct {
 	// URL is the WebSocket endpoint, "ws://127.0.0.1:P/".
 	URL string
-	// AdminURL is the management listener (@connections API, /metrics),
-	// "http://127.0.0.1:Q", without a trailing slash.
-	AdminURL string
 	// PublicURL is the public listener over HTTP (POST /channels/…, /healthz),
 	// "http://127.0.0.1:P", without a trailing slash.
 	PublicURL string
-	// APIKey is the one API key the server accepts.
-	APIKey string
+	// AdminURL is the management listener (@connections API, /metrics),
+	// "http://127.0.0.1:Q", without a trailing slash.
+	AdminURL string
+}
+
+// OneNode returns the Server of a single node with the given API key.
+func OneNode(node Node, apiKey string) Server {
+	return Server{Nodes: []Node{node}, APIKey: apiKey}
 }
 
 // Config is what the suite asks of a server. The zero value of each field
@@ -45,12 +60,24 @@ var (
 	timeoutConfig = Config{IdleTimeout: 300 * time.Millisecond, MaxConnectionAge: 600 * time.Millisecond}
 )
 
-// env is what a subtest gets: the server, its config, and an HTTP client
-// that keeps no idle connections (so nothing lingers for the leak check).
+// env is what a subtest gets: the server, its config, an HTTP client that
+// keeps no idle connections (so nothing lingers for the leak check), and
+// the subtest's own placement of connections and calls on the nodes.
 type env struct {
 	Server
-	cfg  Config
-	http *http.Client
+	cfg   Config
+	http  *http.Client
+	place *placement
+}
+
+// newEnv returns the env of a server, with a placement that starts at node 0.
+func newEnv(srv Server, cfg Config) *env {
+	return &env{
+		Server: srv,
+		cfg:    cfg,
+		http:   &http.Client{Timeout: frameTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
+		place:  &placement{},
+	}
 }
 
 // test is one named subtest on a shared server.
@@ -65,7 +92,7 @@ type test struct {
 // register its shutdown with t.Cleanup, and return when it accepts
 // connections. Run calls it a few times (once per configuration), possibly
 // concurrently from parallel subtests; subtests sharing a server run in
-// parallel, each on its own connections.
+// parallel, each on its own connections, spread over the server's nodes.
 func Run(t *testing.T, start func(t *testing.T, cfg Config) Server) {
 	groups := []struct {
 		name  string
@@ -80,15 +107,14 @@ func Run(t *testing.T, start func(t *testing.T, cfg Config) Server) {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			srv := start(t, g.cfg)
-			e := &env{
-				Server: srv,
-				cfg:    g.cfg,
-				http:   &http.Client{Timeout: frameTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
+			if len(srv.Nodes) == 0 {
+				t.Fatal("start returned a Server with no nodes")
 			}
+			shared := newEnv(srv, g.cfg)
 			for _, tc := range g.tests {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					tc.fn(t, e)
+					tc.fn(t, shared.withPlacement(0))
 				})
 			}
 		})
