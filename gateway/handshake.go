@@ -9,8 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 

@@ -47,12 +47,7 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 				if err != nil {
 					return nil, err
 				}
-				t.Cleanup(func() { // runs after the gateway's shutdown
-					if err := local.Close(); err != nil {
-						t.Errorf("stop the function: %v", err)
-					}
-				})
-				return local, nil
+				return local, nil // the gateway's Shutdown closes it
 			}
 		})
 		return OneNode(node(srv), testAPIKey)
