@@ -41,6 +41,8 @@ type Gateway struct {
 	closing   bool
 	running   sync.WaitGroup // one per registered connection's reader goroutine
 
+	closeIntegration sync.Once // in Shutdown
+
 	public http.Handler
 	admin  http.Handler
 }
@@ -222,7 +224,8 @@ func (g *Gateway) DeleteConnection(connectionID string) error {
 // processes, a cluster connection). When ctx ends first, it drops the
 // remaining sockets, cancels the integration's context, closes the
 // integration and returns ctx.Err(). Shut the http.Servers down first, so
-// that no handshake is in flight. Call it once.
+// that no handshake is in flight. Calling it again waits again, and does not
+// close the integration twice.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.lifecycle.Lock()
 	g.closing = true
@@ -246,11 +249,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 	}
 	g.cancel()
-	if closer, ok := g.integration.(io.Closer); ok {
-		if cerr := closer.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("gateway: close integration: %w", cerr))
+	g.closeIntegration.Do(func() {
+		if closer, ok := g.integration.(io.Closer); ok {
+			if cerr := closer.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("gateway: close integration: %w", cerr))
+			}
 		}
-	}
+	})
 	return err
 }
 

@@ -1,9 +1,11 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/monologue-go/monologue/channels"
@@ -188,4 +190,69 @@ func BenchmarkHandleDirect(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// publishingStore is a Channels store that publishes itself, as a store
+// spread over several nodes does, and records what it was asked.
+type publishingStore struct {
+	*channels.Memory
+	mu           sync.Mutex
+	publications []relay.Publication
+	membersRead  int
+}
+
+func (s *publishingStore) Publish(_ context.Context, p relay.Publication) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.Frame = bytes.Clone(p.Frame)
+	s.publications = append(s.publications, p)
+	return nil
+}
+
+func (s *publishingStore) Members(ctx context.Context, channel string, fn func([]string) error) error {
+	s.mu.Lock()
+	s.membersRead++
+	s.mu.Unlock()
+	return s.Memory.Members(ctx, channel, fn)
+}
+
+// TestChannelPublisher: with a store that publishes itself, a publish and
+// an HTTP broadcast are one call of the store, carrying the tenant-qualified
+// channel, the publisher's tenant, the publisher to skip and the frame; the
+// relay neither reads the members nor sends to them.
+func TestChannelPublisher(t *testing.T) {
+	rec := relaytest.NewRecorder("A", "B")
+	rec.SetTenant("A", "t1")
+	rec.SetTenant("B", "t1")
+	store := &publishingStore{Memory: channels.NewMemory(0)}
+	r := relay.New(relay.Options{Sender: rec, Channels: store})
+	ev := relay.Event{ConnectionID: "B", Route: "subscribe", Body: []byte(`{"action":"subscribe","channel":"c"}`), Identity: relay.Identity{Tenant: "t1"}}
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	rec.Take("B")
+	ev = relay.Event{ConnectionID: "A", Route: "publish", Body: []byte(`{"action":"publish","channel":"c","payload":[1]}`), Identity: relay.Identity{Tenant: "t1"}}
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Broadcast(context.Background(), "t1", "c", []byte(`"news"`)); err != nil {
+		t.Fatal(err)
+	}
+	want := []relay.Publication{
+		{Channel: "t1:c", Tenant: "t1", Skip: "A", Frame: []byte(`{"channel":"c","from":"A","payload":[1]}`)},
+		{Channel: "t1:c", Tenant: "t1", Skip: "", Frame: []byte(`{"channel":"c","payload":"news"}`)},
+	}
+	if len(store.publications) != len(want) {
+		t.Fatalf("publications = %+v, want %+v", store.publications, want)
+	}
+	for i := range want {
+		got := store.publications[i]
+		if got.Channel != want[i].Channel || got.Tenant != want[i].Tenant || got.Skip != want[i].Skip || !bytes.Equal(got.Frame, want[i].Frame) {
+			t.Fatalf("publication %d = %+v (frame %s), want %+v (frame %s)", i, got, got.Frame, want[i], want[i].Frame)
+		}
+	}
+	if store.membersRead != 0 {
+		t.Fatalf("the relay read the members %d times, want none: the store publishes", store.membersRead)
+	}
+	expect(t, rec, "B") // the relay sent nothing itself
 }
