@@ -18,6 +18,7 @@ var (
 	ErrGone            = wire.ErrGone            // the target connection does not exist (any more)
 	ErrPayloadTooLarge = wire.ErrPayloadTooLarge // a frame is over the gateway's size limit
 	ErrRateLimited     = wire.ErrRateLimited     // the sender or the target is over its rate (retryable)
+	ErrLimitExceeded   = wire.ErrLimitExceeded   // a per-connection cap was reached (not retryable)
 	ErrForbidden       = wire.ErrForbidden       // wrong API key, or a target of another tenant
 	ErrInternal        = wire.ErrInternal        // the gateway failed (retryable)
 )

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/monologue-go/monologue/relay"
-	"github.com/monologue-go/monologue/wire"
 )
 
 // Names in the channels table. deploy/ creates the same table.
@@ -54,7 +53,7 @@ type DynamoOptions struct {
 	// cap, DynamoDB's 1 MB pages (about 15,000 members).
 	PageSize int32
 	// MaxPerConnection bounds how many channels one connection may join;
-	// past it Subscribe returns an error matching wire.ErrRateLimited. The
+	// past it Subscribe returns an error matching wire.ErrLimitExceeded. The
 	// check costs one more Query per subscribe. Zero: no bound.
 	MaxPerConnection int
 	// EventuallyConsistent makes Members use eventually consistent reads,
@@ -149,7 +148,7 @@ func (d *DynamoChannels) checkLimit(ctx context.Context, channel, connectionID s
 	if out.Count > 0 {
 		return nil // renewing a subscription it has
 	}
-	return wire.NewError(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", d.opts.MaxPerConnection))
+	return relay.ErrChannelLimit(d.opts.MaxPerConnection)
 }
 
 // Unsubscribe deletes the item (channel, connectionID): one DeleteItem.

@@ -138,8 +138,8 @@ func TestDynamoMaxPerConnection(t *testing.T) {
 			t.Fatalf("Subscribe(%s): %v", ch, err)
 		}
 	}
-	if err := store.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrRateLimited) {
-		t.Fatalf("third channel: err = %v, want rate_limited", err)
+	if err := store.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrLimitExceeded) {
+		t.Fatalf("third channel: err = %v, want limit_exceeded", err)
 	}
 	if err := store.Unsubscribe(ctx, "a", "c1"); err != nil {
 		t.Fatal(err)

@@ -4,11 +4,9 @@ package channels
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/monologue-go/monologue/relay"
-	"github.com/monologue-go/monologue/wire"
 )
 
 // DefaultMaxPerConnection bounds how many channels one connection may join.
@@ -31,7 +29,7 @@ var _ relay.Channels = (*Memory)(nil)
 
 // NewMemory returns an empty store that lets one connection join at most
 // maxPerConnection channels (zero: DefaultMaxPerConnection); past that,
-// Subscribe returns an error matching wire.ErrRateLimited.
+// Subscribe returns an error matching wire.ErrLimitExceeded.
 func NewMemory(maxPerConnection int) *Memory {
 	if maxPerConnection <= 0 {
 		maxPerConnection = DefaultMaxPerConnection
@@ -52,7 +50,7 @@ func (m *Memory) Subscribe(_ context.Context, channel, connectionID string) erro
 		return nil
 	}
 	if len(chans) >= m.maxPerConn {
-		return wire.NewError(wire.CodeRateLimited, fmt.Sprintf("a connection may join at most %d channels", m.maxPerConn))
+		return relay.ErrChannelLimit(m.maxPerConn)
 	}
 	if chans == nil {
 		chans = make(map[string]struct{})

@@ -23,8 +23,8 @@ func TestMemoryLimitPerConnection(t *testing.T) {
 			t.Fatalf("Subscribe(%s): %v", ch, err)
 		}
 	}
-	if err := m.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrRateLimited) {
-		t.Fatalf("third channel: err = %v, want rate_limited", err)
+	if err := m.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrLimitExceeded) {
+		t.Fatalf("third channel: err = %v, want limit_exceeded", err)
 	}
 	if err := m.DropConnection(ctx, "c1"); err != nil {
 		t.Fatal(err)

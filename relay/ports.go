@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/monologue-go/monologue/wire"
 )
@@ -106,4 +107,11 @@ type Event struct {
 // [wire.ErrForbidden].
 func ErrOtherTenant(connectionID string) error {
 	return wire.NewError(wire.CodeForbidden, "connection "+quote(connectionID)+" belongs to another tenant")
+}
+
+// ErrChannelLimit is the error a Channels store returns when a connection
+// that has joined max channels subscribes to another. It matches
+// [wire.ErrLimitExceeded].
+func ErrChannelLimit(max int) error {
+	return wire.NewError(wire.CodeLimitExceeded, fmt.Sprintf("a connection may join at most %d channels", max))
 }

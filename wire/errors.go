@@ -14,6 +14,10 @@ const (
 	CodeRateLimited     Code = "rate_limited"
 	CodeForbidden       Code = "forbidden"
 	CodeInternal        Code = "internal"
+	// CodeLimitExceeded is a hard per-connection cap (channels joined,
+	// names held): unlike rate_limited, retrying does not help until the
+	// connection gives something up.
+	CodeLimitExceeded Code = "limit_exceeded"
 )
 
 // CodeInfo describes one error code: whether retrying the same request may
@@ -33,6 +37,7 @@ var codes = map[Code]CodeInfo{
 	CodeRateLimited:     {true, http.StatusTooManyRequests, "LimitExceededException"},
 	CodeForbidden:       {false, http.StatusForbidden, "ForbiddenException"},
 	CodeInternal:        {true, http.StatusInternalServerError, "InternalServerErrorException"},
+	CodeLimitExceeded:   {false, http.StatusTooManyRequests, "LimitExceededException"},
 }
 
 // Info returns the table entry for c; an unknown code is described as internal.
@@ -83,9 +88,10 @@ var (
 	ErrPayloadTooLarge = &Error{Code: CodePayloadTooLarge}
 	ErrRateLimited     = &Error{Code: CodeRateLimited}
 	ErrForbidden       = &Error{Code: CodeForbidden}
-	// ErrInvalidUTF8 is the error of a frame that is not valid UTF-8.
-	// errors.Is matches it with every bad_request: tell it apart with
-	// [IsInvalidUTF8].
-	ErrInvalidUTF8 = &Error{Code: CodeBadRequest, Message: "frame is not valid UTF-8"}
-	ErrInternal    = &Error{Code: CodeInternal}
+	ErrInternal        = &Error{Code: CodeInternal}
+	ErrLimitExceeded   = &Error{Code: CodeLimitExceeded}
 )
+
+// ErrInvalidUTF8 is the error of a frame that is not valid UTF-8. errors.Is
+// matches it with every bad_request: tell it apart with [IsInvalidUTF8].
+var ErrInvalidUTF8 = &Error{Code: CodeBadRequest, Message: "frame is not valid UTF-8"}
