@@ -256,3 +256,24 @@ func TestChannelPublisher(t *testing.T) {
 	}
 	expect(t, rec, "B") // the relay sent nothing itself
 }
+
+// fullQueue is a Sender whose every connection's queue is full.
+type fullQueue struct{}
+
+func (fullQueue) Send(context.Context, relay.Delivery) error { return wire.ErrRateLimited }
+
+// TestErrorsCountedWhenDelivered: an error frame that a full queue drops
+// was never seen by the client, so it is not counted.
+func TestErrorsCountedWhenDelivered(t *testing.T) {
+	var codes []wire.Code
+	r := relay.New(relay.Options{Sender: fullQueue{}, Channels: channels.NewMemory(0), OnError: func(c wire.Code) { codes = append(codes, c) }})
+	handle(t, r, "A", "$default", `{"action":"nope"}`)
+	if len(codes) != 0 {
+		t.Fatalf("counted %v for error frames that were dropped", codes)
+	}
+	r, _, counted := newRelay(t, "A")
+	handle(t, r, "A", "$default", `{"action":"nope"}`)
+	if len(*counted) != 1 || (*counted)[0] != wire.CodeUnknownAction {
+		t.Fatalf("counted %v, want the one delivered unknown_action", *counted)
+	}
+}

@@ -35,7 +35,8 @@ func (r *Relay) build(ctx context.Context, ev *Event, appendFrame func([]byte) [
 
 // replyError answers the client of ev with an error frame for err. A
 // *wire.Error keeps its code; anything else is reported as internal and
-// returned.
+// returned. OnError counts the frame only once it was handed to the
+// connection: an error frame dropped from a full queue was never seen.
 func (r *Relay) replyError(ctx context.Context, ev *Event, err error, id []byte, to string) error {
 	var werr *wire.Error
 	var ret error
@@ -44,31 +45,44 @@ func (r *Relay) replyError(ctx context.Context, ev *Event, err error, id []byte,
 		ret = err
 		r.log.ErrorContext(ctx, "relay error", "connection", ev.ConnectionID, "err", err)
 	}
-	if r.opts.OnError != nil {
-		r.opts.OnError(werr.Code)
-	}
 	message := werr.Message
 	if message == "" {
 		message = string(werr.Code)
 	}
-	if sendErr := r.build(ctx, ev, func(b []byte) []byte {
-		frame := wire.AppendError(b, werr.Code, message, id, to)
-		if len(frame) <= r.opts.MaxMessageSize {
-			return frame
+	bp := r.bufs.Get().(*[]byte)
+	frame := r.errorFrame((*bp)[:0], werr.Code, message, id, to)
+	sendErr := r.opts.Sender.Send(ctx, Delivery{To: ev.ConnectionID, Tenant: ev.Identity.Tenant, Frame: frame})
+	*bp = frame
+	r.bufs.Put(bp)
+	switch {
+	case sendErr == nil:
+		if r.opts.OnError != nil {
+			r.opts.OnError(werr.Code)
 		}
-		// The message or the echoed fields quote what the client sent and
-		// make the frame too large to deliver: answer all the same, with
-		// the bare code, then without "to", then without the id.
-		frame = wire.AppendError(b[:0], werr.Code, string(werr.Code), id, to)
-		if len(frame) > r.opts.MaxMessageSize {
-			frame = wire.AppendError(frame[:0], werr.Code, string(werr.Code), id, "")
-		}
-		if len(frame) > r.opts.MaxMessageSize {
-			frame = wire.AppendError(frame[:0], werr.Code, string(werr.Code), nil, "")
-		}
-		return frame
-	}); sendErr != nil && ret == nil {
-		ret = sendErr
+	case errors.Is(sendErr, wire.ErrGone):
+	case errors.Is(sendErr, wire.ErrRateLimited):
+		r.log.DebugContext(ctx, "error frame dropped: queue full", "connection", ev.ConnectionID, "code", werr.Code)
+	case ret == nil:
+		ret = fmt.Errorf("relay: reply to %s: %w", ev.ConnectionID, sendErr)
 	}
 	return ret
+}
+
+// errorFrame appends the error frame to b. When the message or the echoed
+// fields, which quote what the client sent, make it too large to deliver,
+// it answers all the same: with the bare code, then without "to", then
+// without the id.
+func (r *Relay) errorFrame(b []byte, code wire.Code, message string, id []byte, to string) []byte {
+	frame := wire.AppendError(b, code, message, id, to)
+	if len(frame) <= r.opts.MaxMessageSize {
+		return frame
+	}
+	frame = wire.AppendError(frame[:0], code, string(code), id, to)
+	if len(frame) > r.opts.MaxMessageSize {
+		frame = wire.AppendError(frame[:0], code, string(code), id, "")
+	}
+	if len(frame) > r.opts.MaxMessageSize {
+		frame = wire.AppendError(frame[:0], code, string(code), nil, "")
+	}
+	return frame
 }
