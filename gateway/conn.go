@@ -144,6 +144,7 @@ func (c *conn) finish(end ending) {
 	c.releaseReader()
 	g.disconnected(c.id, c.identity())
 	g.conns.remove(c.id)
+	g.admission.release(c.sourceIP, c.tenant)
 	g.metrics.connections.Dec()
 	duration := time.Duration(time.Now().UnixNano() - c.connectedAt)
 	attrs := []any{"connection", c.id, "source_ip", c.sourceIP, "tenant", g.keys.label(c.tenant),

@@ -26,6 +26,7 @@ type Gateway struct {
 	integration Integration
 	metrics     *metrics
 	conns       *table
+	admission   *admission
 
 	// ctx is the context of integration calls made outside an HTTP request;
 	// cancel ends it when Shutdown gives up waiting. batchCtx is ctx marked
@@ -63,6 +64,7 @@ func New(opts Options) (*Gateway, error) {
 		metrics: m,
 		conns:   newTable(),
 	}
+	g.admission = newAdmission(&g.opts)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.batchCtx = context.WithValue(g.ctx, batchKey{}, true)
 	newIntegration := opts.NewIntegration

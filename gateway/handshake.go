@@ -62,9 +62,21 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "server shutting down")
 		return
 	}
+	ip := sourceIP(r.RemoteAddr)
+	if no := g.admission.admit(ip, tenant); no != nil {
+		g.metrics.rejected(no.reason)
+		writeError(w, no.status, no.awsType, no.message)
+		return
+	}
+	started := false // once the connection runs, its end releases its place
+	defer func() {
+		if !started {
+			g.admission.release(ip, tenant)
+		}
+	}()
 	id := wire.NewConnectionID()
 	identity := relay.Identity{
-		SourceIP:  sourceIP(r.RemoteAddr),
+		SourceIP:  ip,
 		UserAgent: strings.Clone(r.UserAgent()[:min(len(r.UserAgent()), maxUserAgent)]),
 		Tenant:    tenant,
 	}
@@ -101,6 +113,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Info("connection opened", "connection", id, "source_ip", identity.SourceIP, "tenant", g.keys.label(tenant))
+	started = true
 	c.start()
 }
 

@@ -20,6 +20,14 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 )
 
+// fileReserve is the least number of file descriptors the default
+// MaxConnections leaves for everything that is not a WebSocket, and
+// fallbackMaxConnections the default where the file limit is unknown.
+const (
+	fileReserve            = 64
+	fallbackMaxConnections = 10000
+)
+
 // Integration is what the gateway hands events to: the in-process relay by
 // default, or an adapter that turns events into API Gateway event JSON for a
 // Lambda handler. *relay.Relay satisfies it.
@@ -84,6 +92,18 @@ type Options struct {
 	// MessageBurst is the bucket size. Zero: MessageRate rounded up, at least 1.
 	MessageBurst int
 
+	// MaxConnections caps the open WebSocket connections; a handshake over
+	// it is refused with HTTP 503. Zero: what the process's file limit
+	// allows, less a reserve (the larger of 64 files and 2%) so that the
+	// listeners, the management API and metrics keep working at the cap.
+	// Negative: no cap.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the connections from one source address,
+	// and MaxConnectionsPerKey those made with one API key; a handshake
+	// over either is refused with HTTP 429. Zero: no cap.
+	MaxConnectionsPerIP  int
+	MaxConnectionsPerKey int
+
 	// MaxSubscriptionsPerConnection bounds how many channels one connection
 	// may join in the default in-memory channel store. Zero:
 	// channels.DefaultMaxPerConnection.
@@ -115,6 +135,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConnectionAge == 0 {
 		o.MaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = defaultMaxConnections()
 	}
 	if o.SendQueueFrames <= 0 {
 		o.SendQueueFrames = DefaultSendQueueFrames
