@@ -16,9 +16,10 @@ const DefaultMaxPerConnection = 1000
 const pageSize = 1024
 
 // Memory is a relay.Channels store in memory. The zero value is not usable;
-// call NewMemory.
+// call NewMemory or New.
 type Memory struct {
 	maxPerConn int
+	onChannel  func(channel string, occupied bool)
 
 	mu      sync.RWMutex
 	members map[string]map[string]struct{} // channel -> connection IDs
@@ -31,11 +32,30 @@ var _ relay.Channels = (*Memory)(nil)
 // maxPerConnection channels (zero: DefaultMaxPerConnection); past that,
 // Subscribe returns an error matching wire.ErrLimitExceeded.
 func NewMemory(maxPerConnection int) *Memory {
-	if maxPerConnection <= 0 {
-		maxPerConnection = DefaultMaxPerConnection
+	return New(Options{MaxPerConnection: maxPerConnection})
+}
+
+// Options configures a [Memory] store made by [New].
+type Options struct {
+	// MaxPerConnection bounds how many channels one connection may join.
+	// Zero: DefaultMaxPerConnection.
+	MaxPerConnection int
+	// OnChannel, when not nil, is told when a channel gains its first
+	// member (occupied) and when it loses its last. It is called with the
+	// store locked, in the order the changes happen, so it must be quick
+	// and must not call the store. A store of one node of a cluster uses it
+	// to take an interest in a channel exactly while it has local members.
+	OnChannel func(channel string, occupied bool)
+}
+
+// New returns an empty store configured by opts.
+func New(opts Options) *Memory {
+	if opts.MaxPerConnection <= 0 {
+		opts.MaxPerConnection = DefaultMaxPerConnection
 	}
 	return &Memory{
-		maxPerConn: maxPerConnection,
+		maxPerConn: opts.MaxPerConnection,
+		onChannel:  opts.OnChannel,
 		members:    make(map[string]map[string]struct{}),
 		joined:     make(map[string]map[string]struct{}),
 	}
@@ -61,6 +81,9 @@ func (m *Memory) Subscribe(_ context.Context, channel, connectionID string) erro
 	if set == nil {
 		set = make(map[string]struct{})
 		m.members[channel] = set
+		if m.onChannel != nil {
+			m.onChannel(channel, true)
+		}
 	}
 	set[connectionID] = struct{}{}
 	return nil
@@ -81,10 +104,16 @@ func (m *Memory) Unsubscribe(_ context.Context, channel, connectionID string) er
 }
 
 func (m *Memory) remove(channel, connectionID string) {
-	set := m.members[channel]
+	set, ok := m.members[channel]
+	if !ok {
+		return
+	}
 	delete(set, connectionID)
 	if len(set) == 0 {
 		delete(m.members, channel)
+		if m.onChannel != nil {
+			m.onChannel(channel, false)
+		}
 	}
 }
 

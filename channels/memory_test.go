@@ -33,3 +33,35 @@ func TestMemoryLimitPerConnection(t *testing.T) {
 		t.Fatalf("Len after drop = %d, want 0", n)
 	}
 }
+
+// TestOnChannel: the store tells when a channel gains its first member and
+// loses its last, whichever way it loses it, once each.
+func TestOnChannel(t *testing.T) {
+	var events []string
+	m := New(Options{OnChannel: func(ch string, occupied bool) {
+		if occupied {
+			events = append(events, "+"+ch)
+		} else {
+			events = append(events, "-"+ch)
+		}
+	}})
+	ctx := context.Background()
+	for _, step := range []func() error{
+		func() error { return m.Subscribe(ctx, "a", "c1") },
+		func() error { return m.Subscribe(ctx, "a", "c2") },
+		func() error { return m.Subscribe(ctx, "a", "c2") },
+		func() error { return m.Subscribe(ctx, "b", "c1") },
+		func() error { return m.Unsubscribe(ctx, "a", "c1") },
+		func() error { return m.Unsubscribe(ctx, "a", "nobody") },
+		func() error { return m.Unsubscribe(ctx, "zzz", "c1") },
+		func() error { return m.DropConnection(ctx, "c2") },
+		func() error { return m.DropConnection(ctx, "c1") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := strings.Join(events, " "), "+a +b -a -b"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
