@@ -1,6 +1,10 @@
 package wire
 
-import "net/http"
+import (
+	"maps"
+	"net/http"
+	"slices"
+)
 
 // Code is a protocol error code, sent as error.code in an error frame.
 type Code string
@@ -34,6 +38,9 @@ var codes = map[Code]CodeInfo{
 	CodeForbidden:       {false, http.StatusForbidden, "ForbiddenException"},
 	CodeInternal:        {true, http.StatusInternalServerError, "InternalServerErrorException"},
 }
+
+// Codes returns every code of the table, sorted.
+func Codes() []Code { return slices.Sorted(maps.Keys(codes)) }
 
 // Info returns the table entry for c; an unknown code is described as internal.
 func (c Code) Info() CodeInfo {
