@@ -2,7 +2,7 @@
 GO ?= go
 TEST_TIMEOUT ?= 12m
 
-.PHONY: run test test-deps vet build fuzz bench dynamodb-local
+.PHONY: run test test-deps vet build build-bench fuzz bench dynamodb-local
 
 ## run: start the gateway on an embedded default (in memory, 127.0.0.1:8080)
 run:
@@ -23,6 +23,10 @@ vet:
 
 build:
 	$(GO) build -o build/monologue ./cmd/monologue
+
+## build-bench: the benchmark against NATS, Socket.IO and a minimal relay (BENCHMARKS.md), a command of its own
+build-bench:
+	$(GO) build -o build/monologue-bench ./cmd/monologue-bench
 
 ## dynamodb-local: run the real DynamoDB Local on 127.0.0.1:$(DYNAMODB_PORT) (foreground), for serve --integration lambda
 DYNAMODB_PORT ?= 8000

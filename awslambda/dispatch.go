@@ -29,22 +29,12 @@ var (
 	responseError = []byte(`{"statusCode":500}`)
 )
 
-// dispatchEvent is the union of the fields Dispatch needs from both shapes;
-// decoding into it skips the rest of a WebSocket event.
+// dispatchEvent is the union of the fields Dispatch needs from both shapes:
+// an HTTP API event's version, and the part of a WebSocket event the relay
+// needs. Decoding into it skips the rest of a WebSocket event.
 type dispatchEvent struct {
-	Version         string `json:"version"`
-	Body            string `json:"body"`
-	IsBase64Encoded bool   `json:"isBase64Encoded"`
-	RequestContext  struct {
-		ConnectionID string `json:"connectionId"`
-		RouteKey     string `json:"routeKey"`
-		DomainName   string `json:"domainName"`
-		Stage        string `json:"stage"`
-		Identity     struct {
-			SourceIP  string `json:"sourceIp"`
-			UserAgent string `json:"userAgent"`
-		} `json:"identity"`
-	} `json:"requestContext"`
+	Version string `json:"version"`
+	webSocketEvent
 }
 
 // Invoke handles one event given as JSON and returns the response as JSON.
@@ -53,19 +43,9 @@ func (d *Dispatch) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, fmt.Errorf("awslambda: decode event: %w", err)
 	}
-	rc := &ev.RequestContext
 	switch {
-	case rc.ConnectionID != "" && rc.RouteKey != "":
-		status := d.WebSocket.serve(ctx, &webSocketEvent{
-			ConnectionID:    rc.ConnectionID,
-			RouteKey:        rc.RouteKey,
-			DomainName:      rc.DomainName,
-			Stage:           rc.Stage,
-			SourceIP:        rc.Identity.SourceIP,
-			UserAgent:       rc.Identity.UserAgent,
-			Body:            ev.Body,
-			IsBase64Encoded: ev.IsBase64Encoded,
-		})
+	case ev.RequestContext.ConnectionID != "" && ev.RequestContext.RouteKey != "":
+		status := d.WebSocket.serve(ctx, &ev.webSocketEvent)
 		if status == http.StatusOK {
 			return responseOK, nil
 		}

@@ -23,6 +23,8 @@
 // $disconnect makes one Query per page of the connection's channels and one
 // BatchWriteItem per 25 of them.
 //
-// The subpackage runtimeapi is a Lambda Runtime API server for running the
-// real bootstrap binary on one machine.
+// Running the function on one machine (API Gateway's event JSON, and a
+// Lambda Runtime API server for the real bootstrap binary) is package
+// lambdaemu's job, apart from this one, so that the deployed bootstrap
+// links none of it.
 package awslambda

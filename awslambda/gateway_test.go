@@ -2,8 +2,6 @@ package awslambda_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,66 +16,8 @@ import (
 	"github.com/monologue-go/monologue/awslambda"
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
-	"github.com/monologue-go/monologue/relay"
-	"github.com/monologue-go/monologue/wire"
+	"github.com/monologue-go/monologue/lambdaemu"
 )
-
-// lambdaIntegration feeds the gateway's events to the function as API
-// Gateway event JSON, in process.
-type lambdaIntegration struct {
-	handler lambda.Handler
-}
-
-func (l *lambdaIntegration) Handle(ctx context.Context, ev relay.Event) error {
-	eventType := "MESSAGE"
-	switch ev.Route {
-	case wire.RouteConnect:
-		eventType = "CONNECT"
-	case wire.RouteDisconnect:
-		eventType = "DISCONNECT"
-	}
-	data, err := json.Marshal(events.APIGatewayWebsocketProxyRequest{
-		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
-			RouteKey:     ev.Route,
-			EventType:    eventType,
-			ConnectionID: ev.ConnectionID,
-			Stage:        "latest",
-			DomainName:   "localhost",
-			Identity:     events.APIGatewayRequestIdentity{SourceIP: ev.Identity.SourceIP, UserAgent: ev.Identity.UserAgent},
-		},
-		Body: string(ev.Body),
-	})
-	if err != nil {
-		return err
-	}
-	out, err := l.handler.Invoke(ctx, data)
-	if err != nil {
-		return err
-	}
-	if string(out) != `{"statusCode":200}` {
-		return fmt.Errorf("function answered %s", out)
-	}
-	return nil
-}
-
-func (l *lambdaIntegration) Broadcast(ctx context.Context, tenant, channel string, payload []byte) error {
-	data, _ := json.Marshal(events.APIGatewayV2HTTPRequest{
-		Version:        "2.0",
-		RouteKey:       awslambda.PublishRouteKey,
-		Headers:        map[string]string{"x-api-key": "publish-key"},
-		PathParameters: map[string]string{"channel": channel},
-		Body:           string(payload),
-	})
-	out, err := l.handler.Invoke(ctx, data)
-	if err != nil {
-		return err
-	}
-	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != 200 {
-		return fmt.Errorf("function answered %s", out)
-	}
-	return nil
-}
 
 // TestThroughGateway runs the AWS code path on one machine: WebSocket
 // clients on the real gateway, events through the function, frames back
@@ -86,12 +25,9 @@ func (l *lambdaIntegration) Broadcast(ctx context.Context, tenant, channel strin
 // DynamoDB Local.
 func TestThroughGateway(t *testing.T) {
 	client, table, calls := newTable(t)
-	integration := &lambdaIntegration{}
-	srv := gatewaytest.Start(t, gateway.Options{
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registerer:     prometheus.NewRegistry(),
-		NewIntegration: func(*gateway.Gateway) (gateway.Integration, error) { return integration, nil },
-	})
+	// The listeners are opened first: the function and the integration
+	// need the admin address before the gateway that serves it exists.
+	srv := gatewaytest.NewUnstarted(t)
 	logs := &strings.Builder{}
 	d, err := awslambda.New(awslambda.Config{
 		AWS:                localAWS(),
@@ -104,8 +40,21 @@ func TestThroughGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	integration.handler = lambda.NewHandler(d)
-
+	srv.Start(gateway.Options{
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registerer: prometheus.NewRegistry(),
+		// The gateway's events go to the function as API Gateway event
+		// JSON, in process, as serve --integration lambda sends them.
+		NewIntegration: func(gw *gateway.Gateway) (gateway.Integration, error) {
+			return lambdaemu.New(lambdaemu.Options{
+				WebSocket:          lambda.NewHandler(d),
+				Replies:            gw,
+				ManagementEndpoint: srv.AdminURL,
+				Stage:              "latest",
+				PublishKey:         "publish-key",
+			})
+		},
+	})
 	url := srv.URL + "latest"
 	dial := func() (*websocket.Conn, string) {
 		ws, _, err := websocket.DefaultDialer.Dial(url, nil)

@@ -36,48 +36,17 @@ func NewHandler(r *relay.Relay, log *slog.Logger) *Handler {
 // connection. It never returns an error: one would make API Gateway report
 // an internal error to the client, which the relay has already told.
 func (h *Handler) Serve(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	rc := &req.RequestContext
-	status := h.serve(ctx, &webSocketEvent{
-		ConnectionID:    rc.ConnectionID,
-		RouteKey:        rc.RouteKey,
-		DomainName:      rc.DomainName,
-		Stage:           rc.Stage,
-		SourceIP:        rc.Identity.SourceIP,
-		UserAgent:       rc.Identity.UserAgent,
-		Body:            req.Body,
-		IsBase64Encoded: req.IsBase64Encoded,
-	})
+	status := h.serve(ctx, newWebSocketEvent(&req))
 	return events.APIGatewayProxyResponse{StatusCode: status}, nil
 }
 
-// webSocketEvent is the part of a WebSocket event the relay needs.
-type webSocketEvent struct {
-	ConnectionID    string
-	RouteKey        string
-	DomainName      string
-	Stage           string
-	SourceIP        string
-	UserAgent       string
-	Body            string
-	IsBase64Encoded bool
-}
-
-// managementEndpoint is the @connections API of the API that sent ev.
-func (ev *webSocketEvent) managementEndpoint() string {
-	if ev.DomainName == "" {
-		return ""
-	}
-	if ev.Stage == "" || ev.Stage == "$default" {
-		return "https://" + ev.DomainName
-	}
-	return "https://" + ev.DomainName + "/" + ev.Stage
-}
-
+// serve hands ev to the relay and returns the status to answer.
 func (h *Handler) serve(ctx context.Context, ev *webSocketEvent) int {
-	ctx = withEvent(ctx, &eventInfo{endpoint: ev.managementEndpoint(), connectionID: ev.ConnectionID})
+	rc := &ev.RequestContext
+	ctx = withEvent(ctx, &eventInfo{endpoint: ev.managementEndpoint(), connectionID: rc.ConnectionID})
 	var body []byte
 	switch {
-	case ev.RouteKey == wire.RouteConnect || ev.RouteKey == wire.RouteDisconnect:
+	case rc.RouteKey == wire.RouteConnect || rc.RouteKey == wire.RouteDisconnect:
 	case ev.IsBase64Encoded:
 		decoded, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil {
@@ -89,16 +58,16 @@ func (h *Handler) serve(ctx context.Context, ev *webSocketEvent) int {
 		body = []byte(ev.Body)
 	}
 	err := h.relay.Handle(ctx, relay.Event{
-		ConnectionID: ev.ConnectionID,
-		Route:        ev.RouteKey,
+		ConnectionID: rc.ConnectionID,
+		Route:        rc.RouteKey,
 		Body:         body,
-		Identity:     relay.Identity{SourceIP: ev.SourceIP, UserAgent: ev.UserAgent},
+		Identity:     relay.Identity{SourceIP: rc.Identity.SourceIP, UserAgent: rc.Identity.UserAgent},
 	})
 	if err == nil {
 		return http.StatusOK
 	}
-	h.log.ErrorContext(ctx, "handle event", "route", ev.RouteKey, "err", fmt.Errorf("awslambda: %w", err))
-	if ev.RouteKey == wire.RouteConnect {
+	h.log.ErrorContext(ctx, "handle event", "route", rc.RouteKey, "err", fmt.Errorf("awslambda: %w", err))
+	if rc.RouteKey == wire.RouteConnect {
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK

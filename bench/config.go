@@ -94,7 +94,7 @@ type Options struct {
 	// Peers are the peers to measure, in order. Empty: Peers.
 	Peers []string
 	// PeerCommand returns the command that runs peer name's server (one of
-	// peers.Names) with the given monologue API key, e.g. "monologue bench
+	// peers.Names) with the given monologue API key, e.g. "monologue-bench
 	// peer NAME --api-key KEY". Required unless only socketio is measured.
 	PeerCommand func(name, apiKey string) *exec.Cmd
 	// JSDir is the directory of the Socket.IO server (server.js,

@@ -1,6 +1,7 @@
 // Package bench measures monologue against peers in one run: NATS over
 // WebSocket, Socket.IO, and a floor relay that does the least a WebSocket
-// relay can. It is the engine of "monologue bench" (see README.md).
+// relay can. It is the engine of the monologue-bench command
+// (cmd/monologue-bench; see README.md).
 //
 // Each peer's server runs as a child process (package peers, or Node for
 // Socket.IO), pinned to core 0 when taskset exists, so that its CPU time and

@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/monologue-go/monologue/channels"
@@ -38,7 +39,7 @@ func TestMemoryLimitPerConnection(t *testing.T) {
 // loses its last, whichever way it loses it, once each.
 func TestOnChannel(t *testing.T) {
 	var events []string
-	m := New(Options{OnChannel: func(ch string, occupied bool) {
+	m := channels.New(channels.Options{OnChannel: func(ch string, occupied bool) {
 		if occupied {
 			events = append(events, "+"+ch)
 		} else {

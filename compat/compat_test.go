@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
+	"github.com/monologue-go/monologue/internal/testlog"
 )
 
 // wsVersion is the ws package the models run on (pinned in js/package.json).
@@ -44,7 +43,7 @@ func TestOriginalJSClient(t *testing.T) {
 	ensureWS(t, npm, jsDir)
 
 	key := randomKey(t)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	keyed := startGateway(t, gateway.Options{APIKeys: []string{key}}, &logs)
 	open := startGateway(t, gateway.Options{}, &logs)
 
@@ -167,26 +166,8 @@ func randomKey(t *testing.T) string {
 }
 
 // startGateway serves a gateway on 127.0.0.1 and returns its WebSocket endpoint.
-func startGateway(t *testing.T, opts gateway.Options, logs *syncBuffer) string {
+func startGateway(t *testing.T, opts gateway.Options, logs *testlog.Buffer) string {
 	t.Helper()
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return gatewaytest.Start(t, opts).URL
-}
-
-// syncBuffer collects the gateways' logs, shown when the test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

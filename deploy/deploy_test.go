@@ -8,15 +8,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/monologue-go/monologue/wire"
 )
 
-// relayRoutes are the WebSocket routes the relay serves (DESIGN.md, wire protocol). This
-// is the one list the checks use, and it must match the relay package's routes: a route
-// added there needs a route in sam/template.yaml and terraform/main.tf, and here.
-var relayRoutes = []string{
-	"$connect", "$disconnect", "$default",
-	"loopback", "sendmessage", "send", "subscribe", "unsubscribe", "publish",
-}
+// relayRoutes are the WebSocket routes the relay serves: the route keys that are not
+// actions, then every action of the protocol (wire/PROTOCOL.md). They come from package
+// wire, so an action added there fails the checks until sam/template.yaml and
+// terraform/main.tf both have its route.
+var relayRoutes = append([]string{wire.RouteConnect, wire.RouteDisconnect, wire.RouteDefault}, wire.Actions...)
 
 const (
 	httpPublishRoute   = "POST /channels/{channel}"
@@ -126,12 +126,13 @@ type check struct {
 	fn   func(*stack) []error
 }
 
-// checks returns every rule; outputs are the output names the tool must declare.
-func checks(outputs ...string) []check {
+// checks returns every rule; routes are the WebSocket routes the stack must serve (the
+// tests pass relayRoutes) and outputs the output names the tool must declare.
+func checks(routes []string, outputs ...string) []check {
 	return []check{
 		{"references", checkReferences},
-		{"websocket api", checkWebSocketAPI},
-		{"routes", checkRoutes},
+		{"websocket api", func(s *stack) []error { return checkWebSocketAPI(s, routes) }},
+		{"routes", func(s *stack) []error { return checkRoutes(s, routes) }},
 		{"http publish", checkHTTPPublish},
 		{"iam", checkIAM},
 		{"function", checkFunction},
@@ -161,7 +162,7 @@ func checkReferences(s *stack) []error {
 	return errs
 }
 
-func checkWebSocketAPI(s *stack) []error {
+func checkWebSocketAPI(s *stack, routes []string) []error {
 	a, ok := s.apis[tokWS]
 	if !ok {
 		return []error{errors.New("no WebSocket API")}
@@ -180,7 +181,7 @@ func checkWebSocketAPI(s *stack) []error {
 		errs = append(errs, errors.New("no stage with a deployment on the WebSocket API"))
 	}
 	complete := slices.ContainsFunc(s.deployments, func(d deployment) bool {
-		return d.api == tokWS && !slices.ContainsFunc(relayRoutes, func(k string) bool { return !slices.Contains(d.dependsOn, k) })
+		return d.api == tokWS && !slices.ContainsFunc(routes, func(k string) bool { return !slices.Contains(d.dependsOn, k) })
 	})
 	if !complete {
 		errs = append(errs, errors.New("no WebSocket deployment depends on every route (it could be made before them)"))
@@ -188,7 +189,7 @@ func checkWebSocketAPI(s *stack) []error {
 	return errs
 }
 
-func checkRoutes(s *stack) []error {
+func checkRoutes(s *stack, routes []string) []error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, r := range s.routes {
@@ -199,7 +200,7 @@ func checkRoutes(s *stack) []error {
 			errs = append(errs, fmt.Errorf("route %q defined twice", r.key))
 		}
 		seen[r.key] = true
-		if !slices.Contains(relayRoutes, r.key) {
+		if !slices.Contains(routes, r.key) {
 			errs = append(errs, fmt.Errorf("route %q is not one the relay serves", r.key))
 			continue
 		}
@@ -213,7 +214,7 @@ func checkRoutes(s *stack) []error {
 			errs = append(errs, fmt.Errorf("route %q: no permission lets this WebSocket API invoke the function", r.key))
 		}
 	}
-	for _, k := range relayRoutes {
+	for _, k := range routes {
 		if !seen[k] {
 			errs = append(errs, fmt.Errorf("route %q missing from the WebSocket API", k))
 		}

@@ -398,7 +398,7 @@ func TestSAMTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range runChecks(s, checks(samOutputs...)) {
+	for _, err := range runChecks(s, checks(relayRoutes, samOutputs...)) {
 		t.Error(err)
 	}
 	if got := s.outputs["WebSocketURI"]; got != "wss://{ws}.execute-api.{x}.{x}/{x}" {
@@ -454,7 +454,7 @@ func TestSAMChecksCatchBreakage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantViolation(t, runChecks(s, checks(samOutputs...)), m.want)
+			wantViolation(t, runChecks(s, checks(relayRoutes, samOutputs...)), m.want)
 		})
 	}
 }

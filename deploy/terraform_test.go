@@ -498,7 +498,7 @@ func TestTerraform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range runChecks(s, checks(tfOutputs...)) {
+	for _, err := range runChecks(s, checks(relayRoutes, tfOutputs...)) {
 		t.Error(err)
 	}
 }
@@ -547,7 +547,7 @@ func TestTerraformChecksCatchBreakage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantViolation(t, runChecks(s, checks(tfOutputs...)), m.want)
+			wantViolation(t, runChecks(s, checks(relayRoutes, tfOutputs...)), m.want)
 		})
 	}
 }

@@ -18,7 +18,7 @@ func dialFrom(t *testing.T, url, ip, key string) (*websocket.Conn, int) {
 	t.Helper()
 	d := websocket.Dialer{
 		HandshakeTimeout: 5 * time.Second,
-		NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext,
+		NetDialContext:   (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext,
 	}
 	ws, resp, err := d.DialContext(context.Background(), url, http.Header{"X-Api-Key": {key}})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/monologue-go/monologue/channels"
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
+	"github.com/monologue-go/monologue/internal/testlog"
 	"github.com/monologue-go/monologue/relay"
 )
 
@@ -30,7 +30,7 @@ type server struct {
 	url   string // ws://127.0.0.1:P/
 	http  string // http://127.0.0.1:P
 	admin string // http://127.0.0.1:Q
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 }
 
 // start starts a gateway with opts (APIKeys defaults to testKey) and stops
@@ -40,7 +40,7 @@ func start(t testing.TB, opts gateway.Options) *server {
 	if opts.APIKeys == nil {
 		opts.APIKeys = []string{testKey}
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -178,24 +178,6 @@ func httpDo(t *testing.T, method, url string, header http.Header, body string) (
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(data)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func memoryChannels() relay.Channels { return channels.NewMemory(0) }

@@ -60,8 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, route := range append([]string{wire.RouteDefault}, wire.Actions...) {
 		m.inByRoute[route] = m.messagesIn.WithLabelValues(route)
 	}
-	for _, code := range []wire.Code{wire.CodeBadRequest, wire.CodeUnknownAction, wire.CodeGone,
-		wire.CodePayloadTooLarge, wire.CodeRateLimited, wire.CodeForbidden, wire.CodeInternal} {
+	for _, code := range wire.Codes() {
 		m.errorsByCode[code] = m.errors.WithLabelValues(string(code))
 	}
 	for _, reason := range []string{"queue_full", "write_failed", "closed"} {

@@ -5,5 +5,8 @@
 // process serving the Lambda Runtime API.
 //
 // Entry points: [New] returns an [Integration] with Handle and Broadcast, the
-// two methods the gateway calls.
+// two methods the gateway calls; [StartLocal] starts the whole AWS path
+// (table, function, integration). The subpackage runtimeapi is the Lambda
+// Runtime API server a child bootstrap polls; it lives here, not under
+// awslambda, because only the emulation needs it.
 package lambdaemu

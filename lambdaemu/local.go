@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/monologue-go/monologue/awslambda"
-	"github.com/monologue-go/monologue/awslambda/runtimeapi"
+	"github.com/monologue-go/monologue/lambdaemu/runtimeapi"
 	"github.com/monologue-go/monologue/relay"
 )
 

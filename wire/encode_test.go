@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,23 @@ func TestErrorIs(t *testing.T) {
 	}
 	if Code("nope").Known() {
 		t.Error("unknown code reported known")
+	}
+}
+
+func TestCodes(t *testing.T) {
+	got := Codes()
+	if !slices.IsSorted(got) {
+		t.Errorf("Codes() = %v, not sorted", got)
+	}
+	for _, sentinel := range []*Error{ErrBadRequest, ErrUnknownAction, ErrGone, ErrPayloadTooLarge, ErrRateLimited, ErrForbidden, ErrInternal} {
+		if !slices.Contains(got, sentinel.Code) {
+			t.Errorf("Codes() = %v, lacks %s", got, sentinel.Code)
+		}
+	}
+	for _, c := range got {
+		if !c.Known() {
+			t.Errorf("Codes() has %s, which is not Known", c)
+		}
 	}
 }
 

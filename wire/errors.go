@@ -1,6 +1,10 @@
 package wire
 
-import "net/http"
+import (
+	"maps"
+	"net/http"
+	"slices"
+)
 
 // Code is a protocol error code, sent as error.code in an error frame.
 type Code string
@@ -39,6 +43,9 @@ var codes = map[Code]CodeInfo{
 	CodeInternal:        {true, http.StatusInternalServerError, "InternalServerErrorException"},
 	CodeLimitExceeded:   {false, http.StatusTooManyRequests, "LimitExceededException"},
 }
+
+// Codes returns every code of the table, sorted.
+func Codes() []Code { return slices.Sorted(maps.Keys(codes)) }
 
 // Info returns the table entry for c; an unknown code is described as internal.
 func (c Code) Info() CodeInfo {

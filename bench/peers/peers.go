@@ -1,5 +1,5 @@
 // Package peers runs the server side of each benchmark peer, one per process:
-// the harness starts "monologue bench peer NAME" (or a test binary in peer
+// the harness starts "monologue-bench peer NAME" (or a test binary in peer
 // mode) as a child, so that the server's CPU time and memory can be read from
 // /proc and the server can be pinned to its own core.
 //

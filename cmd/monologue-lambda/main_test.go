@@ -19,8 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/monologue-go/monologue/awslambda"
-	"github.com/monologue-go/monologue/awslambda/runtimeapi"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
+	"github.com/monologue-go/monologue/lambdaemu/runtimeapi"
 )
 
 func TestMain(m *testing.M) {

@@ -1,5 +1,6 @@
 // Command monologue runs the monologue gateway (serve) and talks to one from
-// a shell (listen, call, send, publish, subscribe), and measures it (bench).
+// a shell (listen, call, send, publish, subscribe). The benchmark is a
+// command of its own, cmd/monologue-bench, so that this one links none of it.
 package main
 
 import (
@@ -28,7 +29,6 @@ func commands() map[string]command {
 		"send":      {"send a direct message: send ID PAYLOAD", runSend},
 		"publish":   {"publish to a channel: publish CHANNEL PAYLOAD", runPublish},
 		"subscribe": {"print a channel's messages as JSON lines: subscribe CHANNEL", runSubscribe},
-		"bench":     {"measure monologue against peers (rpc, fanout, connect, idle)", runBench},
 	}
 }
 

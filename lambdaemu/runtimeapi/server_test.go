@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/monologue-go/monologue/awslambda/runtimeapi"
+	"github.com/monologue-go/monologue/lambdaemu/runtimeapi"
 )
 
 func TestMain(m *testing.M) {
