@@ -10,10 +10,17 @@ func TestSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Fatalf("the benchmark reads CPU time from /proc, which this system lacks: %v", err)
 	}
-	// Burn a little CPU so the tick counters move.
-	deadline := time.Now().Add(50 * time.Millisecond)
-	for x := 0; time.Now().Before(deadline); x++ {
-		_ = x * x
+	// Burn CPU until the tick counters move (at least one 10 ms tick of
+	// this process's own time, however loaded the machine is), for at most
+	// 10 s.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for x := 0; x < 1e6; x++ {
+			_ = x * x
+		}
+		if cpu, _ := CPUTime(os.Getpid()); cpu > 0 {
+			break
+		}
 	}
 	cpu, err := CPUTime(os.Getpid())
 	if err != nil || cpu <= 0 {
