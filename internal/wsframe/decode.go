@@ -31,11 +31,18 @@ func HeaderSize(second byte) int {
 // length with its top bit set is [ws.ErrHeaderLengthMSB]. It checks nothing
 // else: the reserved bits, the opcode and the mask bit are the caller's to
 // judge.
-func ParseHeader(b []byte) (ws.Header, error) {
-	var h ws.Header
+func ParseHeader(b []byte) (h ws.Header, err error) {
 	if len(b) < 2 || len(b) < HeaderSize(b[1]) {
 		return h, io.ErrUnexpectedEOF
 	}
+	err = parseHeader(b, &h)
+	return h, err
+}
+
+// parseHeader is ParseHeader once b is known to hold the whole header. It
+// fills in *h rather than returning a ws.Header, which (with its mask
+// array) would be copied through memory on the way back.
+func parseHeader(b []byte, h *ws.Header) error {
 	h.Fin = b[0]&finalBit != 0
 	h.Rsv = (b[0] & 0x70) >> 4
 	h.OpCode = ws.OpCode(b[0] & 0x0f)
@@ -48,7 +55,7 @@ func ParseHeader(b []byte) (ws.Header, error) {
 	case length64:
 		n := binary.BigEndian.Uint64(rest)
 		if n>>63 != 0 {
-			return h, ws.ErrHeaderLengthMSB
+			return ws.ErrHeaderLengthMSB
 		}
 		h.Length = int64(n)
 		rest = rest[8:]
@@ -58,7 +65,7 @@ func ParseHeader(b []byte) (ws.Header, error) {
 	if h.Masked {
 		copy(h.Mask[:], rest)
 	}
-	return h, nil
+	return nil
 }
 
 // ReadHeader reads a frame header from r without allocating: it decodes
@@ -67,17 +74,16 @@ func ParseHeader(b []byte) (ws.Header, error) {
 // frames), io.ErrUnexpectedEOF when the stream ended inside one, and
 // ParseHeader's error for a header it cannot decode, which it leaves
 // unread.
-func ReadHeader(r *bufio.Reader) (ws.Header, error) {
+func ReadHeader(r *bufio.Reader) (h ws.Header, err error) {
 	b, err := r.Peek(2)
 	if err != nil {
-		return ws.Header{}, err
+		return h, err
 	}
 	size := HeaderSize(b[1])
 	if b, err = r.Peek(size); err != nil {
-		return ws.Header{}, noEOF(err)
+		return h, noEOF(err)
 	}
-	h, err := ParseHeader(b)
-	if err != nil {
+	if err = parseHeader(b, &h); err != nil {
 		return h, err
 	}
 	_, _ = r.Discard(size)
