@@ -72,8 +72,8 @@ func parseHeader(b []byte, h *ws.Header) error {
 // the header in r's buffer and then discards it. It returns r's error as
 // it is when no byte of a header arrived (io.EOF: the stream ended between
 // frames), io.ErrUnexpectedEOF when the stream ended inside one, and
-// ParseHeader's error for a header it cannot decode, which it leaves
-// unread.
+// [ws.ErrHeaderLengthMSB] for a length it cannot represent, leaving that
+// header unread.
 func ReadHeader(r *bufio.Reader) (h ws.Header, err error) {
 	b, err := r.Peek(2)
 	if err != nil {
@@ -92,8 +92,8 @@ func ReadHeader(r *bufio.Reader) (h ws.Header, err error) {
 
 // ReadPayload appends the payload of the frame whose header is h, read from
 // r, to dst, and unmasks it if h says it is masked. It grows dst as bytes
-// arrive, chunk bytes at a time, rather than by the length the peer
-// declared. On error it returns dst as it was (its capacity perhaps grown),
+// arrive, chunk bytes at a time (chunk > 0), rather than by the length the
+// peer declared. On error it returns dst as it was (its capacity perhaps grown),
 // and io.ErrUnexpectedEOF when the stream ended before the payload did.
 func ReadPayload(r io.Reader, dst []byte, h ws.Header, chunk int) ([]byte, error) {
 	start := len(dst)
