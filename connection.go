@@ -3,13 +3,11 @@ package monologue
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,11 +17,15 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/wire"
 )
 
 const (
 	readBufferSize = 32 << 10
+	// readChunk bounds how much of a frame's declared length is allocated
+	// before the bytes arrive.
+	readChunk = 64 << 10
 	// closeWait bounds each step of the closing handshake.
 	closeWait = time.Second
 )
@@ -191,7 +193,7 @@ func (cn *connection) readLoop() error {
 		limit      = int64(cn.client.opts.MaxReceiveSize)
 	)
 	for {
-		h, err := readHeader(cn.reader)
+		h, err := wsframe.ReadHeader(cn.reader)
 		if err != nil {
 			return err
 		}
@@ -248,12 +250,8 @@ func (cn *connection) readLoop() error {
 			return cn.protocolError(ws.StatusMessageTooBig,
 				fmt.Errorf("incoming message over Options.MaxReceiveSize (%d bytes)", limit))
 		}
-		start := len(message)
-		if message, err = readPayload(cn.reader, message, h.Length); err != nil {
+		if message, err = wsframe.ReadPayload(cn.reader, message, h, readChunk); err != nil {
 			return err
-		}
-		if h.Masked {
-			ws.Cipher(message[start:], h.Mask, 0)
 		}
 		fragmented = !h.Fin
 		if fragmented {
@@ -268,73 +266,6 @@ func (cn *connection) readLoop() error {
 			message = nil
 		}
 	}
-}
-
-// readHeader reads a frame header without allocating.
-func readHeader(r *bufio.Reader) (ws.Header, error) {
-	var h ws.Header
-	b, err := r.Peek(2)
-	if err != nil {
-		return h, err
-	}
-	h.Fin = b[0]&0x80 != 0
-	h.Rsv = (b[0] & 0x70) >> 4
-	h.OpCode = ws.OpCode(b[0] & 0x0f)
-	h.Masked = b[1]&0x80 != 0
-	length := b[1] & 0x7f
-	size := 2
-	switch length {
-	case 126:
-		size += 2
-	case 127:
-		size += 8
-	}
-	if h.Masked {
-		size += 4
-	}
-	if b, err = r.Peek(size); err != nil {
-		return h, noEOF(err)
-	}
-	switch length {
-	case 126:
-		h.Length = int64(binary.BigEndian.Uint16(b[2:]))
-	case 127:
-		n := binary.BigEndian.Uint64(b[2:])
-		if n>>63 != 0 {
-			return h, ws.ErrHeaderLengthMSB
-		}
-		h.Length = int64(n)
-	default:
-		h.Length = int64(length)
-	}
-	if h.Masked {
-		copy(h.Mask[:], b[size-4:])
-	}
-	_, _ = r.Discard(size)
-	return h, nil
-}
-
-// readPayload appends n bytes from r to dst, growing dst as bytes arrive
-// rather than on the declared length.
-func readPayload(r io.Reader, dst []byte, n int64) ([]byte, error) {
-	const chunk = 64 << 10
-	for n > 0 {
-		size := int(min(n, chunk))
-		start := len(dst)
-		dst = slices.Grow(dst, size)[:start+size]
-		if _, err := io.ReadFull(r, dst[start:]); err != nil {
-			return dst[:start], noEOF(err)
-		}
-		n -= int64(size)
-	}
-	return dst, nil
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // peerID decodes the "from" of a frame, reusing the previous string when the

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+
+	"github.com/monologue-go/monologue/internal/wsframe"
 )
 
 func TestParseServerFrame(t *testing.T) {
@@ -198,18 +200,17 @@ func TestFrameRoundTrip(t *testing.T) {
 		payload := []byte(strings.Repeat("abcdefg", size/7+1)[:size])
 		frame := appendFrame(nil, ws.OpText, payload)
 		r := bufio.NewReader(bytes.NewReader(frame))
-		h, err := readHeader(r)
+		h, err := wsframe.ReadHeader(r)
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
 		if !h.Fin || h.OpCode != ws.OpText || !h.Masked || h.Length != int64(size) {
 			t.Fatalf("size %d: header %+v", size, h)
 		}
-		got, err := readPayload(r, nil, h.Length)
+		got, err := wsframe.ReadPayload(r, nil, h, readChunk) // unmasks
 		if err != nil {
 			t.Fatal(err)
 		}
-		ws.Cipher(got, h.Mask, 0)
 		if !bytes.Equal(got, payload) {
 			t.Fatalf("size %d: payload differs", size)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
 )
 
 const (
@@ -301,24 +302,10 @@ func (w *writer) run() {
 	}
 }
 
-// appendFrame appends a complete, masked client frame (RFC 6455 §5.3).
+// appendFrame appends a complete client frame, masked with a fresh random
+// key (RFC 6455 §5.3).
 func appendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
-	n := len(payload)
-	dst = append(dst, 0x80|byte(op)) // FIN
-	switch {
-	case n < 126:
-		dst = append(dst, 0x80|byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 0x80|126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x80|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
 	var mask [4]byte
 	binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
-	dst = append(dst, mask[:]...)
-	start := len(dst)
-	dst = append(dst, payload...)
-	ws.Cipher(dst[start:], mask, 0)
-	return dst
+	return wsframe.AppendMaskedFrame(dst, op, payload, mask)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/relay"
 )
 
@@ -160,7 +161,7 @@ func (c *conn) finish(end ending) {
 
 // refuse closes a connection upgraded while the gateway began shutting down.
 func (c *conn) refuse() {
-	frame := appendFrame(nil, ws.OpClose, closePayload(closeGoingAway, "server shutting down"))
+	frame := wsframe.AppendFrame(nil, ws.OpClose, ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))
 	_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	_, _ = c.netConn.Write(frame)
 	_ = c.netConn.Close()

@@ -2,17 +2,16 @@ package gateway
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -224,7 +223,7 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 			if msg == nil {
 				msg = getBuffer(&messagePool)
 			}
-			*msg, err = c.readPayload(*msg, h)
+			*msg, err = wsframe.ReadPayload(c.reader, *msg, h, readChunk)
 		} else {
 			_, err = c.reader.Discard(int(h.Length))
 		}
@@ -258,60 +257,14 @@ func (c *conn) readHeader() (h ws.Header, err error) {
 	}
 	c.headerRead = false
 	c.acquireReader()
-	h.Fin = b[0]&0x80 != 0
-	h.Rsv = (b[0] & 0x70) >> 4
-	h.OpCode = ws.OpCode(b[0] & 0x0f)
-	h.Masked = b[1]&0x80 != 0
-	length := int64(b[1] & 0x7f)
-	extra := 0
-	switch length {
-	case 126:
-		extra = 2
-	case 127:
-		extra = 8
-	}
-	if h.Masked {
-		extra += 4
-	}
-	rest := b[2 : 2+extra]
-	if _, err := io.ReadFull(c.reader, rest); err != nil {
+	size := wsframe.HeaderSize(b[1])
+	if _, err := io.ReadFull(c.reader, b[2:size]); err != nil {
 		return h, err
 	}
-	switch length {
-	case 126:
-		length = int64(binary.BigEndian.Uint16(rest))
-		rest = rest[2:]
-	case 127:
-		n := binary.BigEndian.Uint64(rest)
-		if n>>63 != 0 {
-			return h, protocolError{ws.ErrHeaderLengthMSB}
-		}
-		length = int64(n)
-		rest = rest[8:]
-	}
-	h.Length = length
-	if h.Masked {
-		copy(h.Mask[:], rest)
+	if h, err = wsframe.ParseHeader(b[:size]); err != nil {
+		return h, protocolError{err}
 	}
 	return h, nil
-}
-
-// readPayload appends a frame's payload to dst, unmasked. It grows dst as
-// bytes arrive rather than by the declared length.
-func (c *conn) readPayload(dst []byte, h ws.Header) ([]byte, error) {
-	for done := int64(0); done < h.Length; {
-		n := int(min(h.Length-done, readChunk))
-		start := len(dst)
-		dst = slices.Grow(dst, n)[:start+n]
-		if _, err := io.ReadFull(c.reader, dst[start:]); err != nil {
-			return dst[:start], err
-		}
-		if h.Masked {
-			ws.Cipher(dst[start:], h.Mask, int(done))
-		}
-		done += int64(n)
-	}
-	return dst, nil
 }
 
 // control handles a ping, pong or close frame (CheckHeader has bounded its

@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/wire"
 )
 
@@ -54,7 +54,7 @@ func (c *conn) send(data []byte, batch bool) error {
 // follow at once (the reader has more messages buffered), so that those
 // leave together in one write.
 func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
-	size := len(data) + headerSize(len(data))
+	size := wsframe.FrameSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
 	if c.closed {
@@ -87,7 +87,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	if c.pending == nil {
 		c.pending = getBuffer(&writePool)
 	}
-	*c.pending = appendFrame(*c.pending, op, data)
+	*c.pending = wsframe.AppendFrame(*c.pending, op, data)
 	c.pendingFrames++
 	if op == ws.OpText {
 		c.pendingTexts++
@@ -113,7 +113,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 // connection as it does in writeLoop.
 func (c *conn) writeNow(op ws.OpCode, data []byte) {
 	buf := getBuffer(&writePool)
-	*buf = appendFrame(*buf, op, data)
+	*buf = wsframe.AppendFrame(*buf, op, data)
 	n, err := rawsock.TryWrite(c.raw, *buf)
 	if n > 0 {
 		c.touch()
@@ -167,7 +167,7 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 // queueClose queues the close frame after whatever is queued; nothing can
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
-	_ = c.enqueue(ws.OpClose, closePayload(status, reason), false, true)
+	_ = c.enqueue(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(status), reason), false, true)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is
@@ -261,39 +261,4 @@ func (c *conn) write(b []byte) error {
 	}
 	c.touch()
 	return nil
-}
-
-// headerSize is the size of an unmasked frame header for a payload of n bytes.
-func headerSize(n int) int {
-	switch {
-	case n < 126:
-		return 2
-	case n <= 0xffff:
-		return 4
-	}
-	return 10
-}
-
-// appendFrame appends an unmasked, final server frame.
-func appendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
-	n := len(payload)
-	b0 := 0x80 | byte(op)
-	switch {
-	case n < 126:
-		dst = append(dst, b0, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, b0, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, b0, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	return append(dst, payload...)
-}
-
-// closePayload is the payload of a close frame: the status and a reason cut
-// to fit a control frame.
-func closePayload(status uint16, reason string) []byte {
-	p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), status)
-	return append(p, reason[:min(len(reason), ws.MaxControlFramePayloadSize-2)]...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/testnet"
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -190,7 +191,7 @@ func TestWriteNowRestGoesFirst(t *testing.T) {
 	c.mu.Lock()
 	c.writing = true
 	c.writers.Add(1)
-	c.flightFrames, c.flightBytes = 1, len(big)+headerSize(len(big))
+	c.flightFrames, c.flightBytes = 1, wsframe.FrameSize(len(big))
 	c.mu.Unlock()
 	// ...when another sender queues a frame behind it.
 	if err := c.send([]byte(`{"s":0,"n":1}`), false); err != nil {
