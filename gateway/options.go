@@ -116,7 +116,7 @@ type Options struct {
 	// accepts, as "host:port", or "host" for any port; "*" accepts any
 	// Host. Whatever it holds, a request is accepted whose Host names the
 	// address its connection came in on (for a loopback address also
-	// localhost, 127.0.0.1 or [::1] with that port); any other gets 403
+	// localhost or any loopback address, with that port); any other gets 403
 	// ForbiddenException, so that a web page cannot reach the listener by
 	// pointing its own domain at the listener's address (DNS rebinding).
 	// List the names clients use other than an address, such as a DNS name
