@@ -193,9 +193,15 @@ func (a *adminGuard) crossOrigin(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	// The listener's own origin is the one the Host header names, which
+	// hostAllowed has accepted.
 	u, err := url.Parse(origin)
-	if err != nil || u.Scheme != scheme || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") ||
-		!a.namesListener(r, u.Host, defaultPort(scheme == "https")) {
+	if err != nil || u.Scheme != scheme || u.User != nil || (u.Path != "" && u.Path != "/") {
+		return "requests from web pages of another origin are not accepted"
+	}
+	from, okFrom := parseHostName(u.Host, defaultPort(r.TLS != nil))
+	to, okTo := parseHostName(r.Host, defaultPort(r.TLS != nil))
+	if !okFrom || !okTo || !sameHost(from.host, to.host) || from.port != to.port {
 		return "requests from web pages of another origin are not accepted"
 	}
 	return ""

@@ -131,3 +131,23 @@ func TestHostNamesListener(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossOriginAnyHost: with the Host check off, a page's Origin must
+// still be the origin its request names in Host.
+func TestCrossOriginAnyHost(t *testing.T) {
+	guard := guardFor(Options{AdminHosts: []string{"*"}})
+	for origin, want := range map[string]int{
+		"http://admin.example:8081":    http.StatusOK,
+		"http://ADMIN.example:8081/":   http.StatusOK,
+		"http://attacker.example:8081": http.StatusForbidden,
+		"http://admin.example:8082":    http.StatusForbidden,
+		"https://admin.example:8081":   http.StatusForbidden,
+		"http://admin.example":         http.StatusForbidden,
+	} {
+		r := arrivedAt("127.0.0.1:8081", "admin.example:8081", "/healthz")
+		r.Header.Set("Origin", origin)
+		if w := serve(guard, r); w.Code != want {
+			t.Errorf("Origin %q: %d, want %d", origin, w.Code, want)
+		}
+	}
+}

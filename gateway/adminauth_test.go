@@ -249,6 +249,7 @@ func TestManagementCrossOrigin(t *testing.T) {
 		{"own origin", http.Header{"Origin": {s.admin}, "Sec-Fetch-Site": {"same-origin"}}, true},
 		{"typed in the address bar", http.Header{"Sec-Fetch-Site": {"none"}}, true},
 		{"no Origin", http.Header{}, true},
+		{"another loopback origin", http.Header{"Origin": {strings.Replace(s.admin, "127.0.0.1", "localhost", 1)}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRequest(t, "POST", postURL, tc.name)
