@@ -125,10 +125,10 @@ type Options struct {
 	// accepts only these. Nil: the connection's address only.
 	//
 	// Whatever the options, the management listener also refuses with 403
-	// a request from a web page of another origin (an Origin header naming
-	// another listener, or Sec-Fetch-Site cross-site or same-site), so that
-	// a page elsewhere cannot post to a connection; programs such as the
-	// AWS SDK send neither header.
+	// a request from a web page of another origin (an Origin header other
+	// than the origin its Host header names, or Sec-Fetch-Site cross-site
+	// or same-site), so that a page elsewhere cannot post to a connection;
+	// programs such as the AWS SDK send neither header.
 	AdminHosts []string
 
 	// NewIntegration builds the integration that events go to, given the
