@@ -176,6 +176,23 @@ func TestManagementRefusesBadSignatures(t *testing.T) {
 	}
 }
 
+// TestManagementSignedTooLarge: a signed post over the message size limit
+// is PayloadTooLargeException, as unsigned ones are without credentials;
+// its body is never read past the limit to check the signature.
+func TestManagementSignedTooLarge(t *testing.T) {
+	opts := signedOptions
+	opts.MaxMessageSize = 1024
+	s := start(t, opts)
+	c := s.dial(t)
+	id := c.whoami()
+	_, err := managementAs(s.admin, adminKeyID, adminSecret).PostToConnection(context.Background(), &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(id), Data: make([]byte, 1025),
+	})
+	if _, ok := errors.AsType[*types.PayloadTooLargeException](err); !ok {
+		t.Fatalf("post of 1025 bytes: %v, want PayloadTooLargeException", err)
+	}
+}
+
 // TestManagementOpenPaths: health and metrics need no signature.
 func TestManagementOpenPaths(t *testing.T) {
 	s := start(t, signedOptions)
