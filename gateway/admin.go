@@ -10,10 +10,11 @@ import (
 // awsTimeFormat is ISO 8601 as API Gateway writes connectedAt and lastActiveAt.
 const awsTimeFormat = "2006-01-02T15:04:05.000Z"
 
-// adminMux serves API Gateway's @connections management API. The AWS SDK
-// sends connection IDs path-escaped ("=" as %3D, "/" as %2F): the patterns
-// match escaped segments and PathValue unescapes them, so an ID is never
-// split on a "/" of its own.
+// adminMux serves API Gateway's @connections management API, behind the
+// guard that checks Host, Origin and, with credentials configured, the
+// signature (see adminGuard). The AWS SDK sends connection IDs path-escaped
+// ("=" as %3D, "/" as %2F): the patterns match escaped segments and
+// PathValue unescapes them, so an ID is never split on a "/" of its own.
 func (g *Gateway) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/{stage}"} {
@@ -23,7 +24,7 @@ func (g *Gateway) adminMux() http.Handler {
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", g.serveHealth)
-	return mux
+	return g.newAdminGuard(mux)
 }
 
 // servePost is PostToConnection: the body goes to the connection as one

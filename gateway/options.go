@@ -118,6 +118,39 @@ type Options struct {
 	// Nil: a registry of the gateway's own, with Go and process collectors.
 	Registerer prometheus.Registerer
 
+	// AdminAccessKeyID and AdminSecretAccessKey, set together, are the one
+	// AWS access key the management listener ([Gateway.AdminHandler])
+	// accepts: every request to it except GET /healthz and /metrics must
+	// carry an AWS Signature Version 4 made with them for service
+	// execute-api, in any region, as API Gateway demands of its
+	// @connections API, so the AWS SDK's apigatewaymanagementapi client
+	// given this key works unchanged. A missing or wrong signature, or one
+	// made more than 15 minutes from the server's clock, is answered 403
+	// with x-amzn-ErrorType ForbiddenException. Setting only one of the two
+	// refuses every such request. Empty: no signature is required, so
+	// serve the management listener on loopback only.
+	AdminAccessKeyID     string
+	AdminSecretAccessKey string
+
+	// AdminHosts are more Host header values the management listener
+	// accepts, as "host:port", or "host" for any port; "*" accepts any
+	// Host. Whatever it holds, a request is accepted whose Host names the
+	// address its connection came in on (for a loopback address also
+	// localhost or any loopback address, with that port); any other gets 403
+	// ForbiddenException, so that a web page cannot reach the listener by
+	// pointing its own domain at the listener's address (DNS rebinding).
+	// List the names clients use other than an address, such as a DNS name
+	// the listener is reached by. A handler served by something other than
+	// net/http's Server, which does not record the connection's address,
+	// accepts only these. Nil: the connection's address only.
+	//
+	// Whatever the options, the management listener also refuses with 403
+	// a request from a web page of another origin (an Origin header other
+	// than the origin its Host header names, or Sec-Fetch-Site cross-site
+	// or same-site), so that a page elsewhere cannot post to a connection;
+	// programs such as the AWS SDK send neither header.
+	AdminHosts []string
+
 	// NewIntegration builds the integration that events go to, given the
 	// gateway (a relay.Sender and relay.Tenants). It is called once, by New.
 	// Nil: an in-process relay over the gateway and an in-memory channel

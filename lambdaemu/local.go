@@ -50,6 +50,16 @@ type LocalOptions struct {
 	// Logger receives the function's logs in process, and the integration's.
 	// Nil: slog.Default().
 	Logger *slog.Logger
+	// AccessKeyID and SecretAccessKey are the function's AWS credentials,
+	// as a Lambda function gets its role's: it signs its management API
+	// calls with them, so they must be the management listener's key when
+	// that one requires signatures, and its DynamoDB calls too (the table is
+	// created with them as well, since DynamoDB Local keeps one database per
+	// access key unless started with -sharedDb). Empty: the dummy pair
+	// "local"/"local", which DynamoDB Local and a management listener
+	// without credentials accept.
+	AccessKeyID     string
+	SecretAccessKey string
 }
 
 // Local is the AWS path running on this machine.
@@ -63,6 +73,7 @@ type Local struct {
 	closeErr  error
 }
 
+// dummyCredential is the access key ID and secret of LocalOptions left empty.
 const dummyCredential = "local"
 
 // StartLocal creates the table when missing, starts the function, and
@@ -85,9 +96,15 @@ func StartLocal(ctx context.Context, replies relay.Sender, opts LocalOptions) (*
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.AccessKeyID == "" && opts.SecretAccessKey == "" {
+		opts.AccessKeyID, opts.SecretAccessKey = dummyCredential, dummyCredential
+	}
+	if opts.AccessKeyID == "" || opts.SecretAccessKey == "" {
+		return nil, errors.New("lambdaemu: AccessKeyID and SecretAccessKey go together")
+	}
 	awsConfig := aws.Config{
 		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(dummyCredential, dummyCredential, ""),
+		Credentials: credentials.NewStaticCredentialsProvider(opts.AccessKeyID, opts.SecretAccessKey, ""),
 	}
 	db := dynamodb.NewFromConfig(awsConfig, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(opts.DynamoDBEndpoint)
@@ -144,8 +161,9 @@ func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, managemen
 		"MONOLOGUE_MANAGEMENT_ENDPOINT="+management,
 		"AWS_ENDPOINT_URL_DYNAMODB="+opts.DynamoDBEndpoint,
 		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID="+dummyCredential,
-		"AWS_SECRET_ACCESS_KEY="+dummyCredential,
+		"AWS_ACCESS_KEY_ID="+opts.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+opts.SecretAccessKey,
+		"AWS_SESSION_TOKEN=",
 		"AWS_LAMBDA_FUNCTION_NAME=monologue",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",

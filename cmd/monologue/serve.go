@@ -33,6 +33,11 @@ type serveConfig struct {
 	tlsCert, tlsKey  string
 	logLevel         slog.Level
 	integration      integrationConfig
+	// adminKeyID and adminSecret, when set, are the access key the
+	// management listener requires AWS Signature Version 4 with; adminHosts
+	// are more Host names it answers to.
+	adminKeyID, adminSecret string
+	adminHosts              []string
 }
 
 // integrationConfig is what an integration needs from the command line.
@@ -50,6 +55,10 @@ type integrationConfig struct {
 	publishKey     string
 	maxMessageSize int
 	logger         *slog.Logger
+
+	// adminKeyID and adminSecret are the function's credentials, which it
+	// signs its management API calls with (empty: a dummy pair).
+	adminKeyID, adminSecret string
 }
 
 // integrationFlags registers the flags of the integrations.
@@ -93,6 +102,8 @@ func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gatewa
 				MaxMessageSize:     cfg.maxMessageSize,
 				Bootstrap:          arg,
 				Logger:             cfg.logger,
+				AccessKeyID:        cfg.adminKeyID,
+				SecretAccessKey:    cfg.adminSecret,
 			})
 			if err != nil {
 				return nil, err
@@ -104,7 +115,15 @@ func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gatewa
 	return nil, fmt.Errorf("unknown integration %q (want relay, lambda or bootstrap=PATH)", cfg.name)
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+// Environment variables that stand in for the management credentials' flags.
+const (
+	envAdminKeyID  = "MONOLOGUE_ADMIN_ACCESS_KEY_ID"
+	envAdminSecret = "MONOLOGUE_ADMIN_SECRET_ACCESS_KEY"
+)
+
+// parseServeFlags parses serve's command line; getenv supplies the
+// management credentials that no flag gives.
+func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
 	var cfg serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -113,7 +132,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "public listener: WebSocket, POST /channels/{channel}, /healthz (port 0: any free port)")
-	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "management listener: @connections API, /metrics, /healthz; keep it private")
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "management listener: @connections API, /metrics, /healthz; keep it private (not loopback: needs --admin-access-key-id)")
+	fs.StringVar(&cfg.adminKeyID, "admin-access-key-id", "", "access key ID the management listener requires AWS Signature Version 4 with (service execute-api, any region), with --admin-secret-access-key; default $"+envAdminKeyID+"; none: no signature required")
+	fs.StringVar(&cfg.adminSecret, "admin-secret-access-key", "", "secret access key of --admin-access-key-id; prefer $"+envAdminSecret+", which other users cannot read in the process list")
+	fs.Func("admin-host", "a Host name the management listener answers to besides its own address, HOST:PORT or HOST for any port (repeatable; * for any host)", func(host string) error {
+		if host == "" {
+			return errors.New("empty host")
+		}
+		cfg.adminHosts = append(cfg.adminHosts, host)
+		return nil
+	})
 	fs.Func("api-key", "an accepted API key, one tenant per key (repeatable; none: generate one and write "+rcFile+")", func(key string) error {
 		if key == "" {
 			return errors.New("empty API key")
@@ -148,13 +176,25 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if cfg.maxMessageSize <= 0 {
 		return cfg, errors.New("--max-message-size must be positive")
 	}
+	if cfg.adminKeyID == "" {
+		cfg.adminKeyID = getenv(envAdminKeyID)
+	}
+	if cfg.adminSecret == "" {
+		cfg.adminSecret = getenv(envAdminSecret)
+	}
+	if (cfg.adminKeyID == "") != (cfg.adminSecret == "") {
+		return cfg, errors.New("--admin-access-key-id and --admin-secret-access-key go together (or " + envAdminKeyID + " and " + envAdminSecret + ")")
+	}
 	return cfg, nil
 }
 
 // runServe runs the gateway until ctx is cancelled, then shuts it down.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseServeFlags(args, stderr)
+	cfg, err := parseServeFlags(args, os.Getenv, stderr)
 	if err != nil {
+		return err
+	}
+	if err := checkAdminExposure(cfg); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
@@ -182,6 +222,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	cfg.integration.adminURL, cfg.integration.logger = adminURL, logger
 	cfg.integration.publishKey, cfg.integration.maxMessageSize = cfg.apiKeys[0], cfg.maxMessageSize
+	cfg.integration.adminKeyID, cfg.integration.adminSecret = cfg.adminKeyID, cfg.adminSecret
 	build, err := newIntegration(cfg.integration)
 	if err != nil {
 		return fmt.Errorf("--integration: %w", err)
@@ -197,6 +238,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MessageRate:      cfg.rateLimit,
 		Logger:           logger,
 		NewIntegration:   build,
+
+		AdminAccessKeyID:     cfg.adminKeyID,
+		AdminSecretAccessKey: cfg.adminSecret,
+		AdminHosts:           cfg.adminHosts,
 	})
 	if err != nil {
 		return err
@@ -210,6 +255,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "listening %s\n", endpoint)
 	fmt.Fprintf(stdout, "admin %s/@connections/{id} and %s/metrics\n", adminURL, adminURL)
+	if cfg.adminKeyID != "" {
+		fmt.Fprintf(stdout, "management API requires AWS Signature Version 4 (service execute-api, any region) with access key ID %s\n", cfg.adminKeyID)
+	}
 	for _, key := range cfg.apiKeys {
 		fmt.Fprintf(stdout, "api key %s\n", key)
 	}
@@ -291,6 +339,28 @@ func dialAddr(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}
+
+// checkAdminExposure refuses a management listener without credentials on
+// an address other than loopback, before anything listens: it can read,
+// post to and close every connection. An empty or unspecified host (0.0.0.0,
+// ::) is every interface, so not loopback.
+func checkAdminExposure(cfg serveConfig) error {
+	if cfg.adminKeyID != "" {
+		return nil
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.adminAddr)
+	if err != nil {
+		return fmt.Errorf("--admin-addr %s: %w", cfg.adminAddr, err)
+	}
+	if addr.IP.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve the management listener on %s without credentials: "+
+		"that is not a loopback address, and the listener can read, post to and close every connection. "+
+		"Set --admin-access-key-id and --admin-secret-access-key (or %s and %s) so that it requires AWS Signature Version 4, "+
+		"or keep --admin-addr on loopback (such as 127.0.0.1:8081) and reach it through a tunnel",
+		cfg.adminAddr, envAdminKeyID, envAdminSecret)
 }
 
 // noneIfZero maps the command line's 0 (never) to the gateway's negative.

@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +27,49 @@ func TestServeLambdaIntegration(t *testing.T) {
 	if !strings.Contains(lines["integration"], "DynamoDB at "+endpoint) {
 		t.Errorf("integration line %q", lines["integration"])
 	}
+	exerciseLambdaPath(t, lines["listening"], "lambda-key")
+	if err := stop(); err != nil {
+		t.Fatalf("runServe: %v", err)
+	}
+}
+
+// TestServeLambdaIntegrationSigned runs the AWS path with credentials on the
+// management listener, in process and through the built bootstrap as child
+// processes: the function signs its posts with the same pair, as a Lambda
+// function signs with its role's, and they pass while unsigned ones do not.
+func TestServeLambdaIntegrationSigned(t *testing.T) {
+	endpoint := dynamolocal.Start(t)
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "github.com/monologue-go/monologue/cmd/monologue-lambda")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the bootstrap: %v\n%s", err, out)
+	}
+	t.Chdir(t.TempDir())
+	for _, integration := range []string{"lambda", "bootstrap=" + bootstrap} {
+		t.Run(strings.Split(integration, "=")[0], func(t *testing.T) {
+			lines, stop := startServe(t, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn",
+				"--api-key", "lambda-key", "--integration", integration, "--dynamodb-endpoint", endpoint, "--dynamodb-table", "serve-signed",
+				"--admin-access-key-id", testAdminKeyID, "--admin-secret-access-key", testAdminSecret)
+			adminURL, _, _ := strings.Cut(lines["admin"], "/@connections/")
+			if status, _ := plainRequest(t, "POST", adminURL+"/latest/@connections/"+url.PathEscape("AAAAAAAAAAAAAAA="), nil); status != http.StatusForbidden {
+				t.Fatalf("unsigned post: %d, want 403: the management listener does not require signatures", status)
+			}
+			exerciseLambdaPath(t, lines["listening"], "lambda-key")
+			if err := stop(); err != nil {
+				t.Fatalf("runServe: %v", err)
+			}
+		})
+	}
+}
+
+// exerciseLambdaPath calls, messages and publishes with the Go client
+// through a gateway whose events go to the Lambda function.
+func exerciseLambdaPath(t *testing.T, endpoint, key string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	opts := &monologue.Options{Endpoint: lines["listening"], APIKey: "lambda-key"}
+	opts := &monologue.Options{Endpoint: endpoint, APIKey: key}
 	callee, err := monologue.Dial(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +108,4 @@ func TestServeLambdaIntegration(t *testing.T) {
 	}
 	caller.Close()
 	callee.Close()
-	if err := stop(); err != nil {
-		t.Fatalf("runServe: %v", err)
-	}
 }
