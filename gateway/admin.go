@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -34,7 +35,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := g.PostToConnection(r.Context(), r.PathValue("id"), body); err != nil {
+	if err := g.postAnywhere(r.Context(), r.PathValue("id"), body); err != nil {
 		g.writeWireError(w, r, err)
 		return
 	}
@@ -43,9 +44,9 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 
 // serveGet is GetConnection.
 func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request) {
-	info, ok := g.Connection(r.PathValue("id"))
-	if !ok {
-		g.writeWireError(w, r, goneError(r.PathValue("id")))
+	info, err := g.connectionAnywhere(r.Context(), r.PathValue("id"))
+	if err != nil {
+		g.writeWireError(w, r, err)
 		return
 	}
 	type identity struct {
@@ -68,9 +69,47 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request) {
 // serveDelete is DeleteConnection: the connection is closed with status
 // 1000 after what is already queued for it. 204, or 410.
 func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request) {
-	if err := g.DeleteConnection(r.PathValue("id")); err != nil {
+	if err := g.deleteAnywhere(r.Context(), r.PathValue("id")); err != nil {
 		g.writeWireError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Remote reaches the connections that other nodes of a cluster hold, so
+// that the management API of any node acts on a connection wherever it is.
+// Each method returns an error matching wire.ErrGone when no live node
+// holds the connection, and wire.ErrInternal when the others cannot be
+// reached.
+type Remote interface {
+	PostToConnection(ctx context.Context, connectionID string, data []byte) error
+	Connection(ctx context.Context, connectionID string) (ConnectionInfo, error)
+	DeleteConnection(ctx context.Context, connectionID string) error
+}
+
+// postAnywhere is PostToConnection on this node, else through Remote.
+func (g *Gateway) postAnywhere(ctx context.Context, connectionID string, data []byte) error {
+	if g.conns.get(connectionID) != nil || g.opts.Remote == nil {
+		return g.PostToConnection(ctx, connectionID, data)
+	}
+	return g.opts.Remote.PostToConnection(ctx, connectionID, data)
+}
+
+// connectionAnywhere is Connection on this node, else through Remote.
+func (g *Gateway) connectionAnywhere(ctx context.Context, connectionID string) (ConnectionInfo, error) {
+	if info, ok := g.Connection(connectionID); ok {
+		return info, nil
+	}
+	if g.opts.Remote == nil {
+		return ConnectionInfo{}, goneError(connectionID)
+	}
+	return g.opts.Remote.Connection(ctx, connectionID)
+}
+
+// deleteAnywhere is DeleteConnection on this node, else through Remote.
+func (g *Gateway) deleteAnywhere(ctx context.Context, connectionID string) error {
+	if g.conns.get(connectionID) != nil || g.opts.Remote == nil {
+		return g.DeleteConnection(connectionID)
+	}
+	return g.opts.Remote.DeleteConnection(ctx, connectionID)
 }

@@ -160,6 +160,12 @@ func (g *Gateway) post(ctx context.Context, c *conn, data []byte) error {
 // them together; other frames to an idle connection are written at once.
 type batchKey struct{}
 
+// ConnectionCount returns how many connections are open on this gateway.
+func (g *Gateway) ConnectionCount() int { return g.conns.len() }
+
+// MaxMessageSize returns the largest frame the gateway delivers.
+func (g *Gateway) MaxMessageSize() int { return g.opts.MaxMessageSize }
+
 // TenantOf returns the tenant of a connection; ok is false when it does not
 // exist. Only this gateway can answer it for its own connections, which is
 // why deliveries carry the sender's tenant instead of the relay asking.

@@ -74,7 +74,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			g.admission.release(ip, tenant)
 		}
 	}()
-	id := wire.NewConnectionID()
+	id := g.opts.NewConnectionID()
 	identity := relay.Identity{
 		SourceIP:  ip,
 		UserAgent: strings.Clone(r.UserAgent()[:min(len(r.UserAgent()), maxUserAgent)]),

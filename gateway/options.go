@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
 )
 
 // Defaults of [Options], mirroring API Gateway's WebSocket limits where it has one.
@@ -151,6 +152,14 @@ type Options struct {
 	// programs such as the AWS SDK send neither header.
 	AdminHosts []string
 
+	// NewConnectionID returns the ID of each new connection. Nil:
+	// wire.NewConnectionID. A cluster node's IDs carry its tag.
+	NewConnectionID func() string
+
+	// Remote, when not nil, reaches the connections of the other nodes of
+	// a cluster, for the management API. Nil: this node is the gateway.
+	Remote Remote
+
 	// NewIntegration builds the integration that events go to, given the
 	// gateway (a relay.Sender and relay.Tenants). It is called once, by New.
 	// Nil: an in-process relay over the gateway and an in-memory channel
@@ -186,6 +195,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.NewConnectionID == nil {
+		o.NewConnectionID = wire.NewConnectionID
 	}
 	return o
 }

@@ -55,6 +55,18 @@ func (t *table) remove(id string) {
 	s.mu.Unlock()
 }
 
+// len returns the number of connections.
+func (t *table) len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		n += len(s.conns)
+		s.mu.RUnlock()
+	}
+	return n
+}
+
 // each calls fn for every connection, outside the shard locks.
 func (t *table) each(fn func(*conn)) {
 	var batch []*conn

@@ -1,0 +1,266 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/monologue-go/monologue/wire"
+)
+
+// beat is what a node says of itself in its heartbeats.
+type beat struct {
+	Tag         string    `json:"tag"`
+	Address     string    `json:"address,omitempty"`
+	Started     time.Time `json:"started"`
+	Connections int       `json:"connections"`
+}
+
+// peers is the node's view of the live nodes, from their heartbeats.
+type peers struct {
+	deadAfter time.Duration
+
+	mu   sync.RWMutex
+	seen map[wire.NodeTag]peer
+}
+
+type peer struct {
+	beat
+	at time.Time // when last heard
+}
+
+func newPeers(deadAfter time.Duration) *peers {
+	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer)}
+}
+
+// heard records a heartbeat.
+func (p *peers) heard(t wire.NodeTag, b beat) {
+	p.mu.Lock()
+	p.seen[t] = peer{beat: b, at: time.Now()}
+	p.mu.Unlock()
+}
+
+// left forgets a node that said goodbye.
+func (p *peers) left(t wire.NodeTag) {
+	p.mu.Lock()
+	delete(p.seen, t)
+	p.mu.Unlock()
+}
+
+// alive reports whether t was heard from recently.
+func (p *peers) alive(t wire.NodeTag) bool {
+	p.mu.RLock()
+	seen, ok := p.seen[t]
+	p.mu.RUnlock()
+	return ok && time.Since(seen.at) < p.deadAfter
+}
+
+// count returns how many nodes are alive.
+func (p *peers) count() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	n := 0
+	for _, seen := range p.seen {
+		if time.Since(seen.at) < p.deadAfter {
+			n++
+		}
+	}
+	return n
+}
+
+// forgetDead drops the nodes unheard of for deadAfter, and returns them.
+func (p *peers) forgetDead() []wire.NodeTag {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var dead []wire.NodeTag
+	for t, seen := range p.seen {
+		if time.Since(seen.at) >= p.deadAfter {
+			dead = append(dead, t)
+			delete(p.seen, t)
+		}
+	}
+	return dead
+}
+
+// NodeInfo describes a live node of the cluster.
+type NodeInfo struct {
+	Tag         string
+	Address     string
+	Started     time.Time
+	Connections int
+	Self        bool
+}
+
+// join draws a tag no live node has, subscribes, and waits briefly for the
+// live nodes to answer its roll call.
+func (n *Node) join(ctx context.Context) error {
+	hb, err := n.nc.Subscribe(n.prefix+subjectHeartbeat, n.onBeat)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to heartbeats: %w", err)
+	}
+	n.subs = append(n.subs, hb)
+	bye, err := n.nc.Subscribe(n.prefix+subjectBye, func(m *nats.Msg) {
+		if t, ok := wire.ParseNodeTag(string(m.Data)); ok {
+			n.peers.left(t)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to departures: %w", err)
+	}
+	n.subs = append(n.subs, bye)
+	for attempt := 0; ; attempt++ {
+		n.rollCall(ctx)
+		n.tag = wire.NewNodeTag()
+		if !n.peers.alive(n.tag) {
+			break
+		}
+		if attempt == 10 {
+			return fmt.Errorf("cluster: no free node tag after %d tries", attempt)
+		}
+	}
+	n.idHead = n.tag.Prefix()
+	n.started = time.Now()
+	hello, err := n.nc.Subscribe(n.prefix+subjectHello, func(m *nats.Msg) {
+		if m.Reply != "" {
+			_ = m.Respond(n.beatMessage())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to roll calls: %w", err)
+	}
+	n.subs = append(n.subs, hello)
+	sync, err := n.nc.Subscribe(n.prefix+subjectSync, func(m *nats.Msg) { _ = m.Respond(nil) })
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to barriers: %w", err)
+	}
+	n.subs = append(n.subs, sync)
+	return n.nc.FlushTimeout(n.opts.RequestTimeout)
+}
+
+// barrier returns once every live node has seen what this node sent NATS
+// before it (a subscription, above all: NATS tells the other servers of an
+// interest asynchronously, but in order with later messages), or after
+// RequestTimeout.
+func (n *Node) barrier(ctx context.Context) {
+	want := n.peers.count()
+	if want == 0 || !n.nc.IsConnected() {
+		return
+	}
+	inbox := nats.NewInbox()
+	answers, err := n.nc.SubscribeSync(inbox)
+	if err != nil {
+		return
+	}
+	defer answers.Unsubscribe()
+	if n.nc.PublishRequest(n.prefix+subjectSync, inbox, nil) != nil {
+		return
+	}
+	deadline := time.Now().Add(n.opts.RequestTimeout)
+	for got := 0; got < want; got++ {
+		wait := time.Until(deadline)
+		if wait <= 0 || ctx.Err() != nil {
+			return
+		}
+		if _, err := answers.NextMsg(wait); err != nil {
+			return
+		}
+	}
+}
+
+// rollCall asks the live nodes for a heartbeat and waits a short while for
+// their answers.
+func (n *Node) rollCall(ctx context.Context) {
+	if !n.nc.IsConnected() {
+		return
+	}
+	inbox := nats.NewInbox()
+	answers, err := n.nc.SubscribeSync(inbox)
+	if err != nil {
+		return
+	}
+	defer answers.Unsubscribe()
+	if n.nc.PublishRequest(n.prefix+subjectHello, inbox, nil) != nil {
+		return
+	}
+	deadline := time.Now().Add(rollCallWait)
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 || ctx.Err() != nil {
+			return
+		}
+		m, err := answers.NextMsg(wait)
+		if err != nil {
+			return
+		}
+		n.onBeat(m)
+	}
+}
+
+// rollCallWait is how long a joining node listens for the live nodes.
+const rollCallWait = 200 * time.Millisecond
+
+func (n *Node) onBeat(m *nats.Msg) {
+	var b beat
+	if json.Unmarshal(m.Data, &b) != nil {
+		return
+	}
+	t, ok := wire.ParseNodeTag(b.Tag)
+	if !ok || (t == n.tag && b.Started.Equal(n.started)) {
+		return
+	}
+	if t == n.tag && n.deliveries != nil {
+		n.log.Error("another node has this node's tag: their connections may be confused", "tag", b.Tag, "address", b.Address)
+	}
+	n.peers.heard(t, b)
+}
+
+func (n *Node) beatMessage() []byte {
+	b := beat{Tag: n.tag.String(), Address: n.opts.Address, Started: n.started, Connections: n.connections()}
+	data, _ := json.Marshal(b)
+	return data
+}
+
+// connections returns the number of local connections, 0 before Attach.
+func (n *Node) connections() int {
+	if count, ok := n.counter.Load().(func() int); ok {
+		return count()
+	}
+	return 0
+}
+
+// heartbeat tells the others this node lives, and forgets those that died.
+func (n *Node) heartbeat() {
+	t := time.NewTicker(n.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.nc.IsConnected() {
+			_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+		}
+		for _, dead := range n.peers.forgetDead() {
+			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
+		}
+	}
+}
+
+// Nodes returns the live nodes, this one first.
+func (n *Node) Nodes() []NodeInfo {
+	self := NodeInfo{Tag: n.tag.String(), Address: n.opts.Address, Started: n.started, Connections: n.connections(), Self: true}
+	all := []NodeInfo{self}
+	n.peers.mu.RLock()
+	defer n.peers.mu.RUnlock()
+	for _, p := range n.peers.seen {
+		if time.Since(p.at) < n.peers.deadAfter {
+			all = append(all, NodeInfo{Tag: p.Tag, Address: p.Address, Started: p.Started, Connections: p.Connections})
+		}
+	}
+	return all
+}

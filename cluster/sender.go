@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// sender is the relay's Sender on a node: its own connections through the
+// gateway, others through the node that holds them.
+type sender Node
+
+var _ relay.Sender = (*sender)(nil)
+
+// buffers holds the byte slices messages are encoded into.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Send delivers d. A delivery to a connection of another node is a NATS
+// request to that node, which answers as its gateway's Send did (gone,
+// queue full, another tenant), so the relay answers the client exactly as
+// on one node, and in order. It returns wire.ErrGone at once for a
+// connection of a node that is dead or never was, and ErrBackbone while
+// this node cannot reach NATS or the other node does not answer within
+// RequestTimeout.
+func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
+	n := (*Node)(s)
+	if n.isLocal(d.To) {
+		return n.local.Send(ctx, d)
+	}
+	tag, ok := wire.TagOf(d.To)
+	if !ok {
+		return goneError(d.To)
+	}
+	if !n.connected() {
+		return ErrBackbone
+	}
+	if !n.peers.alive(tag) {
+		return goneError(d.To)
+	}
+	bp := buffers.Get().(*[]byte)
+	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	answer, err := n.nc.RequestWithContext(ctx, n.deliverSubject(tag), msg)
+	cancel()
+	*bp = msg
+	buffers.Put(bp)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return goneError(d.To) // the node has just gone
+	case err != nil:
+		return fmt.Errorf("cluster: deliver through node %s: %w", tag, errors.Join(ErrBackbone, err))
+	}
+	_, err = parseAnswer(answer.Data)
+	return err
+}
+
+// onDeliver hands a delivery from another node to the gateway, and answers
+// with the outcome.
+func (n *Node) onDeliver(m *nats.Msg) {
+	d, err := parseDelivery(m.Data)
+	if err == nil {
+		err = n.local.Send(n.ctx, relay.Delivery{To: d.to, Tenant: d.tenant, Frame: d.frame})
+	}
+	var buf [64]byte
+	_ = m.Respond(appendAnswer(buf[:0], err, nil))
+}
+
+func goneError(connectionID string) *wire.Error {
+	return wire.NewError(wire.CodeGone, "no connection "+string(wire.AppendString(nil, connectionID)))
+}
