@@ -38,6 +38,7 @@ type serveConfig struct {
 	// are more Host names it answers to.
 	adminKeyID, adminSecret string
 	adminHosts              []string
+	cluster                 clusterConfig
 }
 
 // integrationConfig is what an integration needs from the command line.
@@ -157,6 +158,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key file of --tls-cert")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	integrationFlags(fs, &cfg.integration)
+	clusterFlags(fs, &cfg.cluster)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -184,6 +186,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if (cfg.adminKeyID == "") != (cfg.adminSecret == "") {
 		return cfg, errors.New("--admin-access-key-id and --admin-secret-access-key go together (or " + envAdminKeyID + " and " + envAdminSecret + ")")
+	}
+	if err := cfg.cluster.check(&cfg, getenv); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -230,7 +235,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if build != nil && len(cfg.apiKeys) > 1 {
 		return errors.New("--integration lambda and bootstrap take one --api-key: API Gateway has no tenants")
 	}
-	gw, err := gateway.New(gateway.Options{
+	opts := gateway.Options{
 		MaxMessageSize:   cfg.maxMessageSize,
 		IdleTimeout:      noneIfZero(cfg.idleTimeout),
 		MaxConnectionAge: noneIfZero(cfg.maxConnectionAge),
@@ -242,7 +247,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminAccessKeyID:     cfg.adminKeyID,
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
-	})
+	}
+	if err := startCluster(ctx, &cfg.cluster, endpoint, 0, &opts, logger); err != nil {
+		return err
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
 		return err
 	}
