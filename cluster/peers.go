@@ -146,34 +146,20 @@ func (n *Node) join(ctx context.Context) error {
 // interest asynchronously, but in order with later messages), or after
 // RequestTimeout.
 func (n *Node) barrier(ctx context.Context) {
-	want := n.peers.count()
-	if want == 0 || !n.nc.IsConnected() {
-		return
-	}
-	inbox := nats.NewInbox()
-	answers, err := n.nc.SubscribeSync(inbox)
-	if err != nil {
-		return
-	}
-	defer answers.Unsubscribe()
-	if n.nc.PublishRequest(n.prefix+subjectSync, inbox, nil) != nil {
-		return
-	}
-	deadline := time.Now().Add(n.opts.RequestTimeout)
-	for got := 0; got < want; got++ {
-		wait := time.Until(deadline)
-		if wait <= 0 || ctx.Err() != nil {
-			return
-		}
-		if _, err := answers.NextMsg(wait); err != nil {
-			return
-		}
+	if want := n.peers.count(); want > 0 {
+		n.gather(ctx, subjectSync, want, n.opts.RequestTimeout, func(*nats.Msg) {})
 	}
 }
 
 // rollCall asks the live nodes for a heartbeat and waits a short while for
 // their answers.
 func (n *Node) rollCall(ctx context.Context) {
+	n.gather(ctx, subjectHello, -1, rollCallWait, n.onBeat)
+}
+
+// gather sends a request to every node on subject and hands the answers to
+// fn until want have come (-1: as many as come) or wait has passed.
+func (n *Node) gather(ctx context.Context, subject string, want int, wait time.Duration, fn func(*nats.Msg)) {
 	if !n.nc.IsConnected() {
 		return
 	}
@@ -183,20 +169,20 @@ func (n *Node) rollCall(ctx context.Context) {
 		return
 	}
 	defer answers.Unsubscribe()
-	if n.nc.PublishRequest(n.prefix+subjectHello, inbox, nil) != nil {
+	if n.nc.PublishRequest(n.prefix+subject, inbox, nil) != nil {
 		return
 	}
-	deadline := time.Now().Add(rollCallWait)
-	for {
-		wait := time.Until(deadline)
-		if wait <= 0 || ctx.Err() != nil {
+	deadline := time.Now().Add(wait)
+	for got := 0; want < 0 || got < want; got++ {
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
 			return
 		}
-		m, err := answers.NextMsg(wait)
+		m, err := answers.NextMsg(left)
 		if err != nil {
 			return
 		}
-		n.onBeat(m)
+		fn(m)
 	}
 }
 

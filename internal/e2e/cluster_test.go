@@ -8,7 +8,6 @@ import (
 
 	"github.com/monologue-go/monologue/cluster"
 	"github.com/monologue-go/monologue/cluster/clustertest"
-	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
 )
 
@@ -30,14 +29,7 @@ func startCluster(setup func(t *testing.T) func(t *testing.T, i int) *nats.Conn)
 			if err != nil {
 				t.Fatalf("node %d joins: %v", i, err)
 			}
-			opts := gateway.Options{
-				APIKeys:          []string{testAPIKey},
-				MaxMessageSize:   cfg.MaxMessageSize,
-				IdleTimeout:      cfg.IdleTimeout,
-				MaxConnectionAge: cfg.MaxConnectionAge,
-				MessageRate:      cfg.MessageRate,
-				Logger:           errorLogger,
-			}
+			opts := gatewayOptions(cfg)
 			n.Configure(&opts)
 			srv.Nodes = append(srv.Nodes, node(gatewaytest.Start(t, opts)))
 		}

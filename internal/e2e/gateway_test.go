@@ -32,7 +32,18 @@ var errorLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{L
 func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func(*gateway.Gateway) (gateway.Integration, error)) *gatewaytest.Server {
 	t.Helper()
 	srv := gatewaytest.NewUnstarted(t)
-	opts := gateway.Options{
+	opts := gatewayOptions(cfg)
+	if integrate != nil {
+		opts.NewIntegration = integrate(srv.AdminURL)
+	}
+	srv.Start(opts)
+	return srv
+}
+
+// gatewayOptions are the options of a gateway with cfg's limits and the
+// test's API key.
+func gatewayOptions(cfg Config) gateway.Options {
+	return gateway.Options{
 		APIKeys:          []string{testAPIKey},
 		MaxMessageSize:   cfg.MaxMessageSize,
 		IdleTimeout:      cfg.IdleTimeout,
@@ -40,11 +51,6 @@ func serveGateway(t *testing.T, cfg Config, integrate func(adminURL string) func
 		MessageRate:      cfg.MessageRate,
 		Logger:           errorLogger,
 	}
-	if integrate != nil {
-		opts.NewIntegration = integrate(srv.AdminURL)
-	}
-	srv.Start(opts)
-	return srv
 }
 
 // node is the Node of a gateway served by gatewaytest.
