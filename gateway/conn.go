@@ -19,10 +19,11 @@ import (
 
 // WebSocket close status codes the gateway sends.
 const (
-	closeNormal        = uint16(ws.StatusNormalClosure)
-	closeGoingAway     = uint16(ws.StatusGoingAway)
-	closeProtocolError = uint16(ws.StatusProtocolError)
-	closeMessageTooBig = uint16(ws.StatusMessageTooBig)
+	closeNormal         = uint16(ws.StatusNormalClosure)
+	closeGoingAway      = uint16(ws.StatusGoingAway)
+	closeProtocolError  = uint16(ws.StatusProtocolError)
+	closeInvalidPayload = uint16(ws.StatusInvalidFramePayloadData) // 1007: text that is not UTF-8
+	closeMessageTooBig  = uint16(ws.StatusMessageTooBig)
 )
 
 // conn is one WebSocket connection. Its reader (wait, then serve, then wait
@@ -161,7 +162,7 @@ func (c *conn) finish(end ending) {
 
 // refuse closes a connection upgraded while the gateway began shutting down.
 func (c *conn) refuse() {
-	frame := wsframe.AppendFrame(nil, ws.OpClose, ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))
+	frame := wsframe.AppendFrame(nil, ws.OpClose, wsframe.AppendCloseBody(nil, ws.StatusGoingAway, "server shutting down"))
 	_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	_, _ = c.netConn.Write(frame)
 	_ = c.netConn.Close()

@@ -100,18 +100,28 @@ func (c *conn) readOne() (end ending, ok bool) {
 		c.replyError(wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
 		return end, true
 	}
-	c.handle(*msg)
+	ok = c.handle(*msg)
 	putBuffer(&messagePool, msg)
+	if !ok {
+		return ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true}, false
+	}
 	return end, true
 }
 
-// handle parses one text message once and hands it to the integration.
-func (c *conn) handle(body []byte) {
+// handle parses one text message once and hands it to the integration. It
+// returns false, handing nothing on, for a message that is not valid UTF-8,
+// which ends the connection with status 1007 (RFC 6455 §8.1): wire.Parse
+// checks the encoding as it scans, so nothing checks it twice.
+func (c *conn) handle(body []byte) bool {
 	g := c.gw
 	ev := relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
 	var id []byte
-	if frame, err := wire.Parse(body); err == nil {
+	frame, err := wire.Parse(body)
+	switch {
+	case err == nil:
 		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
+	case wire.IsInvalidUTF8(err):
+		return false
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
 	ctx := g.ctx
@@ -123,6 +133,7 @@ func (c *conn) handle(body []byte) {
 	} else if err := g.integration.Handle(ctx, ev); err != nil {
 		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
 	}
+	return true
 }
 
 // buffered reports whether bytes of the next frame have arrived already

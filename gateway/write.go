@@ -167,7 +167,8 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 // queueClose queues the close frame after whatever is queued; nothing can
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
-	_ = c.enqueue(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(status), reason), false, true)
+	var scratch [ws.MaxControlFramePayloadSize]byte
+	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, true)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is

@@ -13,6 +13,8 @@
 //     the header's bytes itself.
 //   - [ReadPayload] appends a frame's payload to a buffer, unmasked,
 //     growing it only as bytes arrive.
+//   - [AppendCloseBody] appends a close frame's payload, its reason valid
+//     UTF-8 and cut to fit on a rune boundary.
 //
 // None of them allocates beyond growing the buffer it is given.
 package wsframe
