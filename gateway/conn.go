@@ -55,6 +55,7 @@ type conn struct {
 	headerRead bool // header[:2] holds the start of the next frame (readFirst)
 	waiting    bool // in readFirst between messages: a timeout may hand over
 	lingering  bool // waiting for the client's close frame; timeouts are final
+	held       bool // frames queued with sendHeld wait for flushHeld
 	tokens     float64
 	tokensAt   int64 // Unix nanoseconds of the last refill
 

@@ -39,8 +39,12 @@
 // exits when the queue is empty, so an idle connection has a parked reader
 // and nothing else. While a reader has more messages buffered, the frames
 // they cause are queued rather than written at once (Send sees it in the
-// context, see batchKey), so that they leave together in one write. TLS
-// connections always queue. When the reader meets the end of the
+// context, see batchKey), so that they leave together in one write. The
+// pongs of pings with more bytes buffered behind them are held in the
+// queue without starting the writer (sendHeld), and the reader starts it
+// (flushHeld) before its next read that may block or before it hands a
+// message on, so a ping flood costs one write per read. TLS connections
+// always queue. When the reader meets the end of the
 // connection (conn.end) it queues the close frame (or discards the queue if
 // the socket failed), waits for the writer, waits briefly for the client's
 // close frame if the server closed first, closes the socket, sends

@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"code"}),
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "monologue_queue_drops_total",
-			Help: "Frames not delivered, by reason: queue_full (send refused with rate_limited), write_failed, closed.",
+			Help: "Frames not delivered, by reason: queue_full (send refused with rate_limited), write_failed, closed, ping_rate_limited (a ping over the message rate, not answered).",
 		}, []string{"reason"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "monologue_handshake_rejections_total",
@@ -63,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, code := range wire.Codes() {
 		m.errorsByCode[code] = m.errors.WithLabelValues(string(code))
 	}
-	for _, reason := range []string{"queue_full", "write_failed", "closed"} {
+	for _, reason := range []string{"queue_full", "write_failed", "closed", "ping_rate_limited"} {
 		m.drops.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"forbidden", "bad_request", "connect_error", "upgrade_failed", "shutting_down"} {

@@ -87,7 +87,10 @@ type Options struct {
 
 	// MessageRate limits each connection to this many messages per second
 	// (a token bucket holding MessageBurst messages); a message over the
-	// limit is not handled and is answered with rate_limited. Zero: no limit.
+	// limit is not handled and is answered with rate_limited. A ping costs
+	// a token too; one over the limit is dropped without a pong (and
+	// counted in monologue_queue_drops_total, reason ping_rate_limited).
+	// Zero: no limit.
 	MessageRate float64
 	// MessageBurst is the bucket size. Zero: MessageRate rounded up, at least 1.
 	MessageBurst int

@@ -40,6 +40,7 @@ func (s source) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	c.flushHeld() // the read may block
 	for {
 		n, err := c.read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -159,7 +160,7 @@ func (c *conn) allow() bool {
 func (c *conn) replyError(code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
-	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, !c.buffered())
+	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, sendModeFor(c.buffered()))
 }
 
 // endingFor maps the error that ended the read loop to a close.
@@ -222,6 +223,7 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 			}
 			continue
 		}
+		c.flushHeld() // the message goes to the integration, which may take its time
 		if h.Length > limit-total {
 			c.skip = h.Length
 			return op, msg, errTooBig
@@ -291,7 +293,7 @@ func (c *conn) control(h ws.Header) error {
 	}
 	switch h.OpCode {
 	case ws.OpPing:
-		_ = c.enqueue(ws.OpPong, p, true, true) // a full queue drops the pong
+		c.ping(p)
 	case ws.OpClose:
 		if n == 1 {
 			return protocolError{errors.New("close frame payload of 1 byte")}
@@ -307,4 +309,30 @@ func (c *conn) control(h ws.Header) error {
 	}
 	_, err = c.reader.Discard(n)
 	return err
+}
+
+// ping answers a ping whose payload is p (still in the read buffer). A
+// ping costs a token of the message rate as a message does, so a flood of
+// pings is limited like one of messages; over the limit it is dropped
+// unanswered and counted (an error frame would answer a control frame with
+// a text frame the client did not ask for, and a pong is only ever a
+// liveness check, which the next ping within the rate answers).
+//
+// While more bytes are buffered behind the ping, its pong is held in the
+// queue (sendHeld) and leaves with whatever follows, in one write, once the
+// reader has read what is buffered (flushHeld): a flood of pings costs a
+// write per read rather than a system call per pong. A full queue drops
+// the pong.
+func (c *conn) ping(p []byte) {
+	if c.gw.opts.MessageRate > 0 && !c.allow() {
+		c.gw.metrics.dropped("ping_rate_limited", 1)
+		return
+	}
+	mode := sendNow
+	if len(c.early) > 0 || c.reader.Buffered() > len(p) {
+		mode = sendHeld
+	}
+	if c.enqueue(ws.OpPong, p, true, mode) == nil && mode == sendHeld {
+		c.held = true
+	}
 }

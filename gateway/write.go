@@ -35,25 +35,49 @@ func putBuffer(pool *sync.Pool, b *[]byte) {
 	}
 }
 
+// sendMode says how enqueue sends a frame.
+type sendMode uint8
+
+const (
+	// sendNow writes the frame at once when the connection is idle.
+	sendNow sendMode = iota
+	// sendQueued queues the frame and starts the writer when none runs:
+	// more frames follow at once, and they should leave together.
+	sendQueued
+	// sendHeld queues the frame and leaves starting the writer to the
+	// reader, which alone may use it, for its next flushHeld.
+	sendHeld
+)
+
+// sendModeFor is sendNow, or sendQueued when more frames follow.
+func sendModeFor(more bool) sendMode {
+	if more {
+		return sendQueued
+	}
+	return sendNow
+}
+
 // send queues a text frame from the Sender, or writes it at once (see
 // enqueue) unless batch says that more frames are about to follow.
 func (c *conn) send(data []byte, batch bool) error {
-	return c.enqueue(ws.OpText, data, true, !batch)
+	return c.enqueue(ws.OpText, data, true, sendModeFor(batch))
 }
 
 // enqueue sends a frame without ever blocking on the socket. A limited
 // frame is refused with rate_limited when the queue is full; control frames
 // of the close handshake are not limited.
 //
-// When now is set and the connection is idle (nothing queued, no writer
+// With sendNow, when the connection is idle (nothing queued, no writer
 // running), the calling goroutine writes the frame itself with one
 // non-blocking system call (writeNow): no goroutine is started and the frame
 // leaves before the caller returns. Otherwise, or when the socket does not
 // take it all, the frame is queued, framed, and the writer goroutine is
-// started when none runs. Callers clear now when they know more frames
-// follow at once (the reader has more messages buffered), so that those
-// leave together in one write.
-func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
+// started when none runs. Callers pass sendQueued when they know more
+// frames follow at once (the reader has more messages buffered), so that
+// those leave together in one write; the reader passes sendHeld for frames
+// of its own that must wait for the writer until it has read what is
+// buffered (see conn.ping).
+func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) error {
 	size := wsframe.FrameSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
@@ -75,8 +99,9 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	if op == ws.OpClose {
 		c.closed = true
 	}
-	if now && !c.writing && c.raw != nil {
-		// Idle: without a writer nothing is queued (see writeLoop).
+	if mode == sendNow && !c.writing && c.pending == nil && c.raw != nil {
+		// Idle: no writer, and nothing queued (frames held by the reader
+		// must leave first).
 		c.writing = true
 		c.writers.Add(1)
 		c.flightFrames, c.flightBytes = 1, size
@@ -92,7 +117,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	if op == ws.OpText {
 		c.pendingTexts++
 	}
-	start := !c.writing
+	start := !c.writing && mode != sendHeld
 	if start {
 		c.writing = true
 		c.writers.Add(1)
@@ -102,6 +127,27 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 		go c.writeLoop()
 	}
 	return nil
+}
+
+// flushHeld starts the writer for the frames the reader queued with
+// sendHeld, unless another sender's frame started it since (reader only).
+// The reader calls it before a read that may block and before it hands a
+// message on, so held frames never wait for the client or the integration.
+func (c *conn) flushHeld() {
+	if !c.held {
+		return
+	}
+	c.held = false
+	c.mu.Lock()
+	start := c.pending != nil && !c.writing
+	if start {
+		c.writing = true
+		c.writers.Add(1)
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
 }
 
 // writeNow writes one frame from the calling goroutine, which enqueue made
@@ -168,7 +214,7 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
 	var scratch [ws.MaxControlFramePayloadSize]byte
-	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, true)
+	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, sendNow)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is
