@@ -59,8 +59,9 @@
 // writeNow's writes are raw system calls (internal/rawsock explains why).
 // Other goroutines touch the socket only to set a read deadline in the past
 // (conn.requestClose: Shutdown, DeleteConnection), which wakes the reader,
-// and to close it when Shutdown gives up. Idle timeout and age limit are read
-// deadlines too: no timer goroutines.
+// and to close it when Shutdown gives up. Idle timeout, age limit and the
+// frame timeout (a frame that has started must arrive whole within
+// Options.FrameTimeout) are read deadlines too: no timer goroutines.
 //
 // # Locks
 //

@@ -18,6 +18,7 @@ const (
 	DefaultSendQueueFrames  = 1024
 	DefaultSendQueueBytes   = 4 << 20 // 4 MiB
 	DefaultWriteTimeout     = 10 * time.Second
+	DefaultFrameTimeout     = 10 * time.Second
 )
 
 // fileReserve is the least number of file descriptors the default
@@ -107,6 +108,17 @@ type Options struct {
 	MaxConnectionsPerIP  int
 	MaxConnectionsPerKey int
 
+	// FrameTimeout bounds how long a WebSocket frame that has started may
+	// take to arrive whole: once its first byte has arrived and the reader
+	// waits for the rest, the rest must come within FrameTimeout, or the
+	// connection is closed with status 1008 (policy violation: the client
+	// broke the server's rule, where 1001 would say the server is going
+	// away). It keeps a client from holding a read buffer and a message
+	// buffer by stalling in the middle of a frame, which the idle timeout
+	// would allow for minutes. Time between frames is the idle timeout's.
+	// Zero: DefaultFrameTimeout (10 s); negative: none.
+	FrameTimeout time.Duration
+
 	// MaxSubscriptionsPerConnection bounds how many channels one connection
 	// may join in the default in-memory channel store. Zero:
 	// channels.DefaultMaxPerConnection.
@@ -183,6 +195,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.FrameTimeout == 0 {
+		o.FrameTimeout = DefaultFrameTimeout
 	}
 	if o.MessageRate > 0 && o.MessageBurst <= 0 {
 		o.MessageBurst = max(1, int(o.MessageRate+0.999999))

@@ -41,6 +41,16 @@ func (s source) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	c.flushHeld() // the read may block
+	if c.inFrame && c.frameDeadline == 0 && !c.lingering && c.gw.opts.FrameTimeout > 0 {
+		// The reader waits for the rest of a started frame: from now on
+		// the frame has FrameTimeout to arrive (see onTimeout). A deadline
+		// armed already for an earlier moment stands; when it passes,
+		// onTimeout re-arms for this one.
+		c.frameDeadline = time.Now().UnixNano() + int64(c.gw.opts.FrameTimeout)
+		if c.deadline == 0 || c.deadline > c.frameDeadline {
+			c.setReadDeadline(c.frameDeadline)
+		}
+	}
 	for {
 		n, err := c.read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -79,7 +89,10 @@ func (c *conn) releaseReader() {
 }
 
 // Errors of the read side that close the connection with a status.
-var errTooBig = errors.New("message too big")
+var (
+	errTooBig       = errors.New("message too big")
+	errFrameTimeout = errors.New("frame not completed in time")
+)
 
 type protocolError struct{ err error }
 
@@ -182,6 +195,8 @@ func (c *conn) endingFor(err error) ending {
 		return ending{status: closeGoingAway, reason: "idle timeout", initiated: true}
 	case errors.Is(err, errMaxAge):
 		return ending{status: closeGoingAway, reason: "connection age limit", initiated: true}
+	case errors.Is(err, errFrameTimeout):
+		return ending{status: closePolicyViolation, reason: "frame not completed within " + c.gw.opts.FrameTimeout.String(), initiated: true}
 	case errors.Is(err, errCloseAsked):
 		reason := "closed by server"
 		if p := c.closeReason.Load(); p != nil {
@@ -221,6 +236,7 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 			if err := c.control(h); err != nil {
 				return op, msg, err
 			}
+			c.frameDone()
 			continue
 		}
 		c.flushHeld() // the message goes to the integration, which may take its time
@@ -243,6 +259,7 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 		if err != nil {
 			return op, msg, err
 		}
+		c.frameDone()
 		if h.Fin {
 			return op, msg, nil
 		}
@@ -260,10 +277,11 @@ func (c *conn) readHeader() (h ws.Header, err error) {
 	case c.headerRead:
 	case c.reader == nil || c.reader.Buffered() == 0:
 		c.releaseReader()
-		if _, err := io.ReadFull(source{c}, b[:2]); err != nil {
+		if err := c.readStart(); err != nil {
 			return h, err
 		}
 	default:
+		c.inFrame = true
 		if _, err := io.ReadFull(c.reader, b[:2]); err != nil {
 			return h, err
 		}
@@ -279,6 +297,25 @@ func (c *conn) readHeader() (h ws.Header, err error) {
 	}
 	return h, nil
 }
+
+// readStart reads the first two bytes of a frame into c.header straight
+// from the socket, holding no buffer. The frame has started once its first
+// byte has arrived: from then on, its rest is bounded by FrameTimeout.
+func (c *conn) readStart() error {
+	n, err := source{c}.Read(c.header[:2])
+	c.waiting = false
+	if n > 0 {
+		c.inFrame = true
+	}
+	if err == nil && n < 2 {
+		_, err = io.ReadFull(source{c}, c.header[n:2])
+	}
+	return err
+}
+
+// frameDone ends the frame the reader has read whole: FrameTimeout no
+// longer applies.
+func (c *conn) frameDone() { c.inFrame, c.frameDeadline = false, 0 }
 
 // control handles a ping, pong or close frame (CheckHeader has bounded its
 // length to 125 bytes).
