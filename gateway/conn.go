@@ -69,7 +69,7 @@ type conn struct {
 
 	// mu guards the send queue; it is a leaf lock.
 	mu            sync.Mutex
-	pending       *[]byte // framed bytes not yet taken by the writer; nil when none
+	pending       sendQueue // framed bytes not yet taken by the writer
 	pendingFrames int32
 	pendingTexts  int32
 	flightFrames  int32 // frames the writer is writing

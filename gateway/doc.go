@@ -78,11 +78,13 @@
 //
 // An idle connection holds its conn struct, its socket and its reader's
 // stack: read buffers come from a pool when bytes arrive and go back when
-// none are buffered; the send queue is a pooled buffer of ready-framed bytes,
-// present only while frames wait. The queue is bounded in frames and bytes
-// (Options.SendQueueFrames, SendQueueBytes), counting the frame writeNow is
-// writing as in flight; the writer drains everything queued with one Write
-// call. Measured with 15,000 idle connections: about
+// none are buffered; the send queue is ready-framed bytes in pooled chunks
+// (sendQueue), present only while frames wait: it grows a chunk of at most
+// 64 KiB at a time, never by reallocating what it holds, and every chunk
+// goes back to its pool once written. The queue is bounded in frames and
+// bytes (Options.SendQueueFrames, SendQueueBytes), counting the frame
+// writeNow is writing as in flight; the writer drains everything queued with
+// one Write call (one writev when it spans chunks). Measured with 15,000 idle connections: about
 // 5.3 KiB of RSS each (a 2 KiB stack, about 1.5 KiB of live heap, and GC
 // headroom); TLS connections cost more (crypto/tls keeps its own buffers).
 package gateway

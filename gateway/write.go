@@ -85,10 +85,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 		c.mu.Unlock()
 		return goneError(c.id)
 	}
-	queued := c.flightBytes
-	if c.pending != nil {
-		queued += len(*c.pending)
-	}
+	queued := c.flightBytes + c.pending.bytes
 	full := int(c.pendingFrames+c.flightFrames) >= opts.SendQueueFrames ||
 		(queued > 0 && queued+size > opts.SendQueueBytes)
 	if limited && full {
@@ -99,7 +96,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 	if op == ws.OpClose {
 		c.closed = true
 	}
-	if mode == sendNow && !c.writing && c.pending == nil && c.raw != nil {
+	if mode == sendNow && !c.writing && c.pending.empty() && c.raw != nil {
 		// Idle: no writer, and nothing queued (frames held by the reader
 		// must leave first).
 		c.writing = true
@@ -109,10 +106,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 		c.writeNow(op, data)
 		return nil
 	}
-	if c.pending == nil {
-		c.pending = getBuffer(&writePool)
-	}
-	*c.pending = wsframe.AppendFrame(*c.pending, op, data)
+	c.pending.appendFrame(op, data)
 	c.pendingFrames++
 	if op == ws.OpText {
 		c.pendingTexts++
@@ -139,7 +133,7 @@ func (c *conn) flushHeld() {
 	}
 	c.held = false
 	c.mu.Lock()
-	start := c.pending != nil && !c.writing
+	start := !c.pending.empty() && !c.writing
 	if start {
 		c.writing = true
 		c.writers.Add(1)
@@ -180,13 +174,8 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 		c.writers.Done()
 		return
 	case n < len(*buf):
-		rest := (*buf)[:copy(*buf, (*buf)[n:])]
-		if c.pending != nil {
-			rest = append(rest, *c.pending...)
-			putBuffer(&writePool, c.pending)
-		}
-		*buf = rest
-		c.pending = buf
+		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		c.pending.prepend(buf)
 		c.pendingFrames++
 		if op == ws.OpText {
 			c.pendingTexts++
@@ -195,7 +184,7 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 		putBuffer(&writePool, buf)
 		buf = nil
 	}
-	idle := c.pending == nil
+	idle := c.pending.empty()
 	if idle {
 		c.writing = false
 	}
@@ -229,10 +218,7 @@ func (c *conn) discard() {
 
 func (c *conn) dropPendingLocked() int {
 	dropped := int(c.pendingTexts)
-	if c.pending != nil {
-		putBuffer(&writePool, c.pending)
-		c.pending = nil
-	}
+	c.pending.release()
 	c.pendingFrames, c.pendingTexts = 0, 0
 	return dropped
 }
@@ -259,19 +245,18 @@ func (c *conn) writeLoop() {
 	defer c.writers.Done()
 	for {
 		c.mu.Lock()
-		buf := c.pending
-		if buf == nil || c.broken {
+		if c.pending.empty() || c.broken {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
-		texts := c.pendingTexts
-		c.flightFrames, c.flightBytes = c.pendingFrames, len(*buf)
-		c.pending, c.pendingFrames, c.pendingTexts = nil, 0, 0
+		queue, texts := c.pending, c.pendingTexts
+		c.flightFrames, c.flightBytes = c.pendingFrames, queue.bytes
+		c.pending, c.pendingFrames, c.pendingTexts = sendQueue{}, 0, 0
 		c.mu.Unlock()
 
-		err := c.write(*buf)
-		putBuffer(&writePool, buf)
+		err := c.write(&queue)
+		queue.release()
 
 		c.mu.Lock()
 		c.flightFrames, c.flightBytes = 0, 0
@@ -297,13 +282,13 @@ func (c *conn) writeFailed(err error, dropped int) {
 	_ = c.netConn.Close()
 }
 
-// write writes b to the socket within WriteTimeout.
-func (c *conn) write(b []byte) error {
+// write writes the queue q to the socket within WriteTimeout.
+func (c *conn) write(q *sendQueue) error {
 	err := c.netConn.SetWriteDeadline(time.Now().Add(c.gw.opts.WriteTimeout))
 	if err != nil {
 		return err
 	}
-	if _, err := c.netConn.Write(b); err != nil {
+	if err := q.writeTo(c.netConn); err != nil {
 		return err
 	}
 	c.touch()

@@ -7,7 +7,8 @@
 //
 // Entry points:
 //   - [AppendFrame] and [AppendMaskedFrame] append a final frame to a
-//     buffer; [FrameSize] is the length of an unmasked one.
+//     buffer, [AppendHeader] only an unmasked frame's header; [FrameSize]
+//     is the length of an unmasked frame.
 //   - [ReadHeader] reads a header from a bufio.Reader without allocating;
 //     [HeaderSize] and [ParseHeader] do the same for a reader that gathers
 //     the header's bytes itself.

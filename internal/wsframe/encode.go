@@ -40,6 +40,12 @@ func AppendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
+// AppendHeader appends the header of a final, unmasked frame of op
+// carrying n payload bytes, for a caller that places the payload itself.
+func AppendHeader(dst []byte, op ws.OpCode, n int) []byte {
+	return appendHeader(dst, op, n, 0)
+}
+
 // AppendMaskedFrame appends a final frame of op carrying payload masked
 // with mask, as a client sends it (RFC 6455 §5.3: a fresh, unpredictable
 // key for every frame). payload itself is left as it is.

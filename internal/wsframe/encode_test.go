@@ -51,6 +51,9 @@ func TestAppendFrame(t *testing.T) {
 			if n := FrameSize(tt.size); n != len(want)-len(prefix) {
 				t.Errorf("FrameSize(%d) = %d, want %d", tt.size, n, len(want)-len(prefix))
 			}
+			if got := AppendHeader(bytes.Clone(prefix), tt.op, tt.size); !bytes.Equal(got, append(bytes.Clone(prefix), tt.header...)) {
+				t.Errorf("AppendHeader: got % x, want % x", got, tt.header)
+			}
 
 			original := bytes.Clone(payload)
 			got = AppendMaskedFrame(bytes.Clone(prefix), tt.op, payload, testMask)
