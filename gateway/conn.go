@@ -148,6 +148,7 @@ func (c *conn) finish(end ending) {
 		c.discard()
 	}
 	c.writers.Wait() // bounded: each write has a WriteTimeout deadline
+	c.discard()      // nothing is left queued; should anything be, it is uncounted
 	if end.initiated && c.writeOK() {
 		c.linger()
 	}

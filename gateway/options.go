@@ -21,6 +21,19 @@ const (
 	DefaultFrameTimeout     = 10 * time.Second
 )
 
+// fallbackMaxQueuedBytes is the default MaxQueuedBytes where the memory
+// the process may use is unknown.
+const fallbackMaxQueuedBytes = 1 << 30
+
+// defaultMaxQueuedBytes is a quarter of the memory the process may use.
+func defaultMaxQueuedBytes() int64 {
+	memory := usableMemory()
+	if memory == 0 {
+		return fallbackMaxQueuedBytes
+	}
+	return int64(min(memory/4, 1<<62))
+}
+
 // fileReserve is the least number of file descriptors the default
 // MaxConnections leaves for everything that is not a WebSocket, and
 // fallbackMaxConnections the default where the file limit is unknown.
@@ -119,6 +132,19 @@ type Options struct {
 	// Zero: DefaultFrameTimeout (10 s); negative: none.
 	FrameTimeout time.Duration
 
+	// MaxQueuedBytes bounds the bytes waiting in the send queues of all
+	// connections together (each queue is bounded by SendQueueBytes too),
+	// so that many receivers that do not read cannot run the process out
+	// of memory between them. Past it, a frame that would have to wait in
+	// a queue is refused with rate_limited, as a send to a full queue is,
+	// and counted as a drop (reason max_queued_bytes); a frame the socket
+	// takes at once is still sent. Frames of the close handshake are never
+	// refused. The bytes queued are the gauge monologue_queued_bytes and
+	// [Gateway.QueuedBytes]. Zero: a quarter of the memory the process may
+	// use (the machine's, or its cgroup's limit when lower); negative: no
+	// limit.
+	MaxQueuedBytes int64
+
 	// MaxSubscriptionsPerConnection bounds how many channels one connection
 	// may join in the default in-memory channel store. Zero:
 	// channels.DefaultMaxPerConnection.
@@ -198,6 +224,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FrameTimeout == 0 {
 		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = defaultMaxQueuedBytes()
 	}
 	if o.MessageRate > 0 && o.MessageBurst <= 0 {
 		o.MessageBurst = max(1, int(o.MessageRate+0.999999))

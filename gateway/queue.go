@@ -8,7 +8,38 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/monologue-go/monologue/internal/wsframe"
+	"github.com/monologue-go/monologue/wire"
 )
+
+// errQueuedBytes refuses a frame that would wait in a queue while the
+// queues of all connections hold Options.MaxQueuedBytes.
+var errQueuedBytes = wire.NewError(wire.CodeRateLimited, "the server's send queues are full")
+
+// QueuedBytes returns the bytes waiting in the send queues of all
+// connections together (the frames a writer is writing included), which
+// Options.MaxQueuedBytes bounds; the gauge monologue_queued_bytes reports
+// it too. It is 0 when nothing waits.
+func (g *Gateway) QueuedBytes() int64 { return g.metrics.queued.Load() }
+
+// reserveQueued counts size more bytes in the send queues. A limited frame
+// is refused instead (false, nothing counted) when it would take the count
+// past MaxQueuedBytes; frames of the close handshake always fit. Every
+// byte counted is uncounted by unqueued when written or dropped.
+func (g *Gateway) reserveQueued(size int, limited bool) bool {
+	n := g.metrics.queued.Add(int64(size))
+	if limited && g.opts.MaxQueuedBytes > 0 && n > g.opts.MaxQueuedBytes {
+		g.metrics.queued.Add(-int64(size))
+		return false
+	}
+	return true
+}
+
+// unqueued uncounts size bytes that left the send queues.
+func (g *Gateway) unqueued(size int) {
+	if size != 0 {
+		g.metrics.queued.Add(-int64(size))
+	}
+}
 
 // queueChunk is the most a send queue grows by at once: its first chunk
 // starts as a small pooled buffer and doubles up to queueChunk bytes, and

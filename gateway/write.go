@@ -103,8 +103,12 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 		c.writers.Add(1)
 		c.flightFrames, c.flightBytes = 1, size
 		c.mu.Unlock()
-		c.writeNow(op, data)
-		return nil
+		return c.writeNow(op, data, limited)
+	}
+	if !c.gw.reserveQueued(size, limited) {
+		c.mu.Unlock()
+		c.gw.metrics.dropped("max_queued_bytes", 1)
+		return errQueuedBytes
 	}
 	c.pending.appendFrame(op, data)
 	c.pendingFrames++
@@ -150,8 +154,10 @@ func (c *conn) flushHeld() {
 // to the front of the queue, ahead of the frames queued meanwhile, and the
 // writer goroutine takes over, as it does when frames were queued meanwhile;
 // otherwise the connection is idle again. A failed write breaks the
-// connection as it does in writeLoop.
-func (c *conn) writeNow(op ws.OpCode, data []byte) {
+// connection as it does in writeLoop. When the socket takes none of a
+// limited frame and the server's queues hold MaxQueuedBytes already, the
+// frame is refused (errQueuedBytes) as it would have been if queued.
+func (c *conn) writeNow(op ws.OpCode, data []byte, limited bool) error {
 	buf := getBuffer(&writePool)
 	*buf = wsframe.AppendFrame(*buf, op, data)
 	n, err := rawsock.TryWrite(c.raw, *buf)
@@ -160,6 +166,8 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 	}
 	c.mu.Lock()
 	c.flightFrames, c.flightBytes = 0, 0
+	var refused error
+	written := false
 	switch {
 	case err != nil:
 		c.broken, c.closed, c.writeErr = true, true, err
@@ -172,8 +180,14 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 		putBuffer(&writePool, buf)
 		c.writeFailed(err, dropped)
 		c.writers.Done()
-		return
+		return nil // accepted, then lost with the connection, as in writeLoop
 	case n < len(*buf):
+		// Only a frame the socket took none of can still be refused.
+		if !c.gw.reserveQueued(len(*buf)-n, limited && n == 0) {
+			refused = errQueuedBytes
+			putBuffer(&writePool, buf)
+			break
+		}
 		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
 		c.pending.prepend(buf)
 		c.pendingFrames++
@@ -182,21 +196,25 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 		}
 	default:
 		putBuffer(&writePool, buf)
-		buf = nil
+		written = true
 	}
 	idle := c.pending.empty()
 	if idle {
 		c.writing = false
 	}
 	c.mu.Unlock()
-	if buf == nil && op == ws.OpText {
+	if refused != nil {
+		c.gw.metrics.dropped("max_queued_bytes", 1)
+	}
+	if written && op == ws.OpText {
 		c.gw.metrics.messagesOut.Inc()
 	}
 	if idle {
 		c.writers.Done()
-		return
+		return refused
 	}
 	go c.writeLoop() // inherits writing and the writers count
+	return refused
 }
 
 // queueClose queues the close frame after whatever is queued; nothing can
@@ -218,6 +236,7 @@ func (c *conn) discard() {
 
 func (c *conn) dropPendingLocked() int {
 	dropped := int(c.pendingTexts)
+	c.gw.unqueued(c.pending.bytes)
 	c.pending.release()
 	c.pendingFrames, c.pendingTexts = 0, 0
 	return dropped
@@ -256,6 +275,7 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 
 		err := c.write(&queue)
+		c.gw.unqueued(queue.bytes)
 		queue.release()
 
 		c.mu.Lock()

@@ -197,7 +197,7 @@ func TestWriteNowRestGoesFirst(t *testing.T) {
 	if err := c.send([]byte(`{"s":0,"n":1}`), false); err != nil {
 		t.Fatal(err)
 	}
-	c.writeNow(ws.OpText, big)
+	_ = c.writeNow(ws.OpText, big, true)
 	checkOrder(t, readFrames(t, client, 2), 1, 2)
 	c.writers.Wait()
 }
