@@ -145,6 +145,14 @@ type Options struct {
 	// limit.
 	MaxQueuedBytes int64
 
+	// HTTPReadTimeout bounds reading an HTTP request on either listener,
+	// as served by [Gateway.HTTPServer]: its headers must arrive within it,
+	// and then its body within it again, or the request is cut off. It
+	// keeps a client that sends a byte now and then from holding a
+	// connection and a goroutine for ever. Zero: DefaultHTTPReadTimeout
+	// (10 s); negative: none.
+	HTTPReadTimeout time.Duration
+
 	// MaxSubscriptionsPerConnection bounds how many channels one connection
 	// may join in the default in-memory channel store. Zero:
 	// channels.DefaultMaxPerConnection.
@@ -227,6 +235,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxQueuedBytes == 0 {
 		o.MaxQueuedBytes = defaultMaxQueuedBytes()
+	}
+	if o.HTTPReadTimeout == 0 {
+		o.HTTPReadTimeout = DefaultHTTPReadTimeout
 	}
 	if o.MessageRate > 0 && o.MessageBurst <= 0 {
 		o.MessageBurst = max(1, int(o.MessageRate+0.999999))

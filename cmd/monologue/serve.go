@@ -276,21 +276,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // shuts down: the public server first (no new handshakes), then the
 // gateway's connections, then the admin server.
 func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, publicListener, adminListener net.Listener, logger *slog.Logger) error {
-	var http1 http.Protocols
-	http1.SetHTTP1(true) // WebSocket upgrades need HTTP/1.1, also over TLS
-	public := &http.Server{
-		Handler:           gw.Handler(),
-		Protocols:         &http1,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	admin := &http.Server{
-		Handler:           gw.AdminHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	public := gw.HTTPServer(gw.Handler()) // with the gateway's time limits on requests
+	admin := gw.HTTPServer(gw.AdminHandler())
 	failed := make(chan error, 2)
 	go func() {
 		var err error
