@@ -38,6 +38,7 @@ type serveConfig struct {
 	// are more Host names it answers to.
 	adminKeyID, adminSecret string
 	adminHosts              []string
+	limits                  limitsConfig
 }
 
 // integrationConfig is what an integration needs from the command line.
@@ -149,14 +150,16 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		cfg.apiKeys = append(cfg.apiKeys, key)
 		return nil
 	})
-	fs.IntVar(&cfg.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest message in bytes, either way")
+	cfg.maxMessageSize = gateway.DefaultMaxMessageSize
+	fs.Var(sizeFlag[int]{&cfg.maxMessageSize}, "max-message-size", "largest message either way, a `size` in bytes or such as 256KiB")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close connections idle this long (0: never)")
 	fs.DurationVar(&cfg.maxConnectionAge, "max-connection-age", gateway.DefaultMaxConnectionAge, "close connections this old (0: never)")
-	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "messages per second per connection (0: no limit)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "messages per second per connection, pings included (0: no limit)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "certificate file: serve wss:// on the public listener (with --tls-key)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key file of --tls-cert")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	integrationFlags(fs, &cfg.integration)
+	limitFlags(fs, &cfg.limits)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -175,6 +178,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.maxMessageSize <= 0 {
 		return cfg, errors.New("--max-message-size must be positive")
+	}
+	if err := cfg.limits.check(); err != nil {
+		return cfg, err
 	}
 	if cfg.adminKeyID == "" {
 		cfg.adminKeyID = getenv(envAdminKeyID)
@@ -230,7 +236,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if build != nil && len(cfg.apiKeys) > 1 {
 		return errors.New("--integration lambda and bootstrap take one --api-key: API Gateway has no tenants")
 	}
-	gw, err := gateway.New(gateway.Options{
+	gw, err := gateway.New(cfg.limits.apply(gateway.Options{
 		MaxMessageSize:   cfg.maxMessageSize,
 		IdleTimeout:      noneIfZero(cfg.idleTimeout),
 		MaxConnectionAge: noneIfZero(cfg.maxConnectionAge),
@@ -242,7 +248,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminAccessKeyID:     cfg.adminKeyID,
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -296,7 +302,7 @@ func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, p
 	case serveErr = <-failed:
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.limits.shutdownTimeout)
 	defer cancel()
 	err := errors.Join(serveErr, public.Shutdown(shutdownCtx), gw.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
 	for range 2 - countSent(serveErr) {
