@@ -279,8 +279,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serveUntilDone serves both listeners until ctx ends or one fails, then
-// shuts down: the public server first (no new handshakes), then the
-// gateway's connections, then the admin server.
+// shuts down (see shutdown): the public server first (no new handshakes),
+// then the gateway's connections, then the admin server.
 func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, publicListener, adminListener net.Listener, logger *slog.Logger) error {
 	public := gw.HTTPServer(gw.Handler()) // with the gateway's time limits on requests
 	admin := gw.HTTPServer(gw.AdminHandler())
@@ -302,9 +302,7 @@ func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, p
 	case serveErr = <-failed:
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.limits.shutdownTimeout)
-	defer cancel()
-	err := errors.Join(serveErr, public.Shutdown(shutdownCtx), gw.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
+	err := errors.Join(serveErr, shutdown(cfg.limits.shutdownTimeout, gw, public, admin, logger))
 	for range 2 - countSent(serveErr) {
 		if e := <-failed; !errors.Is(e, http.ErrServerClosed) {
 			err = errors.Join(err, e)
