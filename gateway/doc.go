@@ -6,7 +6,9 @@
 //
 // Entry points: [New] builds a [Gateway] from [Options]; serve
 // [Gateway.Handler] on the public listener and [Gateway.AdminHandler] on a
-// private one; [Gateway.Shutdown] closes every connection with status 1001.
+// private one, each with an http.Server from [Gateway.HTTPServer], which
+// bounds how long a request may take to arrive; [Gateway.Shutdown] closes
+// every connection with status 1001.
 // The gateway is the relay's [relay.Sender] ([Gateway.Send]) and
 // [relay.Tenants] ([Gateway.TenantOf]); events go to an [Integration], the
 // in-process relay unless Options.NewIntegration says otherwise.
