@@ -19,10 +19,12 @@ import (
 
 // WebSocket close status codes the gateway sends.
 const (
-	closeNormal        = uint16(ws.StatusNormalClosure)
-	closeGoingAway     = uint16(ws.StatusGoingAway)
-	closeProtocolError = uint16(ws.StatusProtocolError)
-	closeMessageTooBig = uint16(ws.StatusMessageTooBig)
+	closeNormal          = uint16(ws.StatusNormalClosure)
+	closeGoingAway       = uint16(ws.StatusGoingAway)
+	closeProtocolError   = uint16(ws.StatusProtocolError)
+	closeInvalidPayload  = uint16(ws.StatusInvalidFramePayloadData) // 1007: text that is not UTF-8
+	closePolicyViolation = uint16(ws.StatusPolicyViolation)         // 1008: a frame not completed in time
+	closeMessageTooBig   = uint16(ws.StatusMessageTooBig)
 )
 
 // conn is one WebSocket connection. Its reader (wait, then serve, then wait
@@ -54,12 +56,20 @@ type conn struct {
 	headerRead bool // header[:2] holds the start of the next frame (readFirst)
 	waiting    bool // in readFirst between messages: a timeout may hand over
 	lingering  bool // waiting for the client's close frame; timeouts are final
-	tokens     float64
-	tokensAt   int64 // Unix nanoseconds of the last refill
+	held       bool // frames queued with sendHeld wait for flushHeld
+	// inFrame: a frame has started and is not read whole; frameDeadline,
+	// once the reader has had to wait for its rest, is when FrameTimeout
+	// runs out (0: not yet). deadline is the read deadline last armed by
+	// setReadDeadline (0: none).
+	inFrame       bool
+	frameDeadline int64
+	deadline      int64
+	tokens        float64
+	tokensAt      int64 // Unix nanoseconds of the last refill
 
 	// mu guards the send queue; it is a leaf lock.
 	mu            sync.Mutex
-	pending       *[]byte // framed bytes not yet taken by the writer; nil when none
+	pending       sendQueue // framed bytes not yet taken by the writer
 	pendingFrames int32
 	pendingTexts  int32
 	flightFrames  int32 // frames the writer is writing
@@ -138,6 +148,7 @@ func (c *conn) finish(end ending) {
 		c.discard()
 	}
 	c.writers.Wait() // bounded: each write has a WriteTimeout deadline
+	c.discard()      // nothing is left queued; should anything be, it is uncounted
 	if end.initiated && c.writeOK() {
 		c.linger()
 	}
@@ -161,7 +172,7 @@ func (c *conn) finish(end ending) {
 
 // refuse closes a connection upgraded while the gateway began shutting down.
 func (c *conn) refuse() {
-	frame := wsframe.AppendFrame(nil, ws.OpClose, ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))
+	frame := wsframe.AppendFrame(nil, ws.OpClose, wsframe.AppendCloseBody(nil, ws.StatusGoingAway, "server shutting down"))
 	_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	_, _ = c.netConn.Write(frame)
 	_ = c.netConn.Close()
@@ -173,7 +184,12 @@ func (c *conn) refuse() {
 // so that the client sees a clean close rather than a reset.
 func (c *conn) linger() {
 	c.lingering = true
-	_ = c.netConn.SetReadDeadline(time.Now().Add(c.gw.opts.closeTimeout()))
+	c.frameDone() // what the client sends now is read only to find its close frame
+	until := time.Now().Add(c.gw.opts.closeTimeout())
+	c.deadline = until.UnixNano()
+	// Not setReadDeadline, which moves the deadline to now once a close was
+	// asked for: the client's answer to that close is what this waits for.
+	_ = c.netConn.SetReadDeadline(until)
 	if c.skip > 0 { // the rest of a refused frame
 		c.acquireReader()
 		if _, err := c.reader.Discard(int(min(c.skip, 1<<40))); err != nil {

@@ -124,7 +124,8 @@ func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 // wire.ErrForbidden when it belongs to a tenant other than d.Tenant,
 // wire.ErrPayloadTooLarge when the frame is over MaxMessageSize, and
 // wire.ErrRateLimited (counted as a drop) when the connection's send queue
-// is full. The frame is copied.
+// is full, or when the frame would have to wait in it while the queues of
+// all connections hold MaxQueuedBytes. The frame is copied.
 func (g *Gateway) Send(ctx context.Context, d relay.Delivery) error {
 	c := g.conns.get(d.To)
 	if c == nil {

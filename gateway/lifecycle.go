@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"io"
 	"time"
 )
 
@@ -86,20 +85,16 @@ func (c *conn) end(e ending) {
 // connection returns errHandoff.
 func (c *conn) readFirst() error {
 	c.waiting = true
-	n, err := source{c}.Read(c.header[:2])
-	c.waiting = false
-	if err == nil && n < 2 {
-		_, err = io.ReadFull(source{c}, c.header[n:2])
-	}
-	if err != nil {
+	if err := c.readStart(); err != nil {
 		return err
 	}
 	c.headerRead = true
 	return nil
 }
 
-// limitDeadline is the next moment the idle timeout or the age limit could
-// fire, in Unix nanoseconds; 0 when neither applies.
+// limitDeadline is the next moment the idle timeout, the age limit or the
+// deadline of a started frame could fire, in Unix nanoseconds; 0 when none
+// applies.
 func (c *conn) limitDeadline() int64 {
 	opts := &c.gw.opts
 	var at int64
@@ -111,6 +106,9 @@ func (c *conn) limitDeadline() int64 {
 			at = expires
 		}
 	}
+	if c.frameDeadline != 0 && (at == 0 || c.frameDeadline < at) {
+		at = c.frameDeadline
+	}
 	return at
 }
 
@@ -121,6 +119,7 @@ func (c *conn) rearm() { c.setReadDeadline(c.limitDeadline()) }
 // status before it sets its own deadline, in the past; checking the status
 // after setting ours means that deadline is never lost.
 func (c *conn) setReadDeadline(at int64) {
+	c.deadline = at
 	var t time.Time
 	if at != 0 {
 		t = time.Unix(0, at)
@@ -132,9 +131,10 @@ func (c *conn) setReadDeadline(at int64) {
 }
 
 // onTimeout decides what a read deadline means: the end of lingering, a
-// close asked for, the idle timeout, the age limit, a hand-over when the
-// reader waits between messages, or else nothing yet, in which case it
-// re-arms the deadline and returns nil so the read is retried.
+// close asked for, the idle timeout, the age limit, a frame not completed
+// in time, a hand-over when the reader waits between messages, or else
+// nothing yet, in which case it re-arms the deadline and returns nil so the
+// read is retried.
 func (c *conn) onTimeout() error {
 	if c.lingering {
 		return errLingerTimeout
@@ -149,6 +149,9 @@ func (c *conn) onTimeout() error {
 	}
 	if opts.IdleTimeout > 0 && now >= c.lastActive.Load()+int64(opts.IdleTimeout) {
 		return errIdle
+	}
+	if c.frameDeadline != 0 && now >= c.frameDeadline {
+		return errFrameTimeout
 	}
 	if c.waiting {
 		return errHandoff

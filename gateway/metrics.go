@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -18,7 +20,12 @@ type metrics struct {
 	messagesOut prometheus.Counter
 	errors      *prometheus.CounterVec
 	drops       *prometheus.CounterVec
+	queuedBytes prometheus.GaugeFunc
 	rejections  *prometheus.CounterVec
+
+	// queued is the bytes in all send queues, which Options.MaxQueuedBytes
+	// bounds (see conn.reserveQueued); queuedBytes reports it.
+	queued atomic.Int64
 
 	inByRoute    map[string]prometheus.Counter
 	errorsByCode map[wire.Code]prometheus.Counter
@@ -48,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"code"}),
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "monologue_queue_drops_total",
-			Help: "Frames not delivered, by reason: queue_full (send refused with rate_limited), write_failed, closed.",
+			Help: "Frames not delivered, by reason: queue_full (send refused with rate_limited), max_queued_bytes (the same, for the limit on all queues together), write_failed, closed, ping_rate_limited (a ping over the message rate, not answered).",
 		}, []string{"reason"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "monologue_handshake_rejections_total",
@@ -57,20 +64,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		inByRoute:    make(map[string]prometheus.Counter),
 		errorsByCode: make(map[wire.Code]prometheus.Counter),
 	}
+	m.queuedBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "monologue_queued_bytes",
+		Help: "Bytes waiting in the send queues of all connections together (bounded by --max-queued-bytes).",
+	}, func() float64 { return float64(m.queued.Load()) })
 	for _, route := range append([]string{wire.RouteDefault}, wire.Actions...) {
 		m.inByRoute[route] = m.messagesIn.WithLabelValues(route)
 	}
 	for _, code := range wire.Codes() {
 		m.errorsByCode[code] = m.errors.WithLabelValues(string(code))
 	}
-	for _, reason := range []string{"queue_full", "write_failed", "closed"} {
+	for _, reason := range []string{"queue_full", "max_queued_bytes", "write_failed", "closed", "ping_rate_limited"} {
 		m.drops.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"forbidden", "bad_request", "connect_error", "upgrade_failed", "shutting_down"} {
 		m.rejections.WithLabelValues(reason)
 	}
 
-	all := []prometheus.Collector{m.connections, m.opened, m.messagesIn, m.messagesOut, m.errors, m.drops, m.rejections}
+	all := []prometheus.Collector{m.connections, m.opened, m.messagesIn, m.messagesOut, m.errors, m.drops, m.queuedBytes, m.rejections}
 	if reg == nil {
 		registry := prometheus.NewRegistry()
 		all = append(all, goCollector(), processCollector())

@@ -19,7 +19,21 @@ const (
 	DefaultSendQueueFrames  = 1024
 	DefaultSendQueueBytes   = 4 << 20 // 4 MiB
 	DefaultWriteTimeout     = 10 * time.Second
+	DefaultFrameTimeout     = 10 * time.Second
 )
+
+// fallbackMaxQueuedBytes is the default MaxQueuedBytes where the memory
+// the process may use is unknown.
+const fallbackMaxQueuedBytes = 1 << 30
+
+// defaultMaxQueuedBytes is a quarter of the memory the process may use.
+func defaultMaxQueuedBytes() int64 {
+	memory := usableMemory()
+	if memory == 0 {
+		return fallbackMaxQueuedBytes
+	}
+	return int64(min(memory/4, 1<<62))
+}
 
 // fileReserve is the least number of file descriptors the default
 // MaxConnections leaves for everything that is not a WebSocket, and
@@ -88,7 +102,10 @@ type Options struct {
 
 	// MessageRate limits each connection to this many messages per second
 	// (a token bucket holding MessageBurst messages); a message over the
-	// limit is not handled and is answered with rate_limited. Zero: no limit.
+	// limit is not handled and is answered with rate_limited. A ping costs
+	// a token too; one over the limit is dropped without a pong (and
+	// counted in monologue_queue_drops_total, reason ping_rate_limited).
+	// Zero: no limit.
 	MessageRate float64
 	// MessageBurst is the bucket size. Zero: MessageRate rounded up, at least 1.
 	MessageBurst int
@@ -104,6 +121,38 @@ type Options struct {
 	// over either is refused with HTTP 429. Zero: no cap.
 	MaxConnectionsPerIP  int
 	MaxConnectionsPerKey int
+
+	// FrameTimeout bounds how long a WebSocket frame that has started may
+	// take to arrive whole: once its first byte has arrived and the reader
+	// waits for the rest, the rest must come within FrameTimeout, or the
+	// connection is closed with status 1008 (policy violation: the client
+	// broke the server's rule, where 1001 would say the server is going
+	// away). It keeps a client from holding a read buffer and a message
+	// buffer by stalling in the middle of a frame, which the idle timeout
+	// would allow for minutes. Time between frames is the idle timeout's.
+	// Zero: DefaultFrameTimeout (10 s); negative: none.
+	FrameTimeout time.Duration
+
+	// MaxQueuedBytes bounds the bytes waiting in the send queues of all
+	// connections together (each queue is bounded by SendQueueBytes too),
+	// so that many receivers that do not read cannot run the process out
+	// of memory between them. Past it, a frame that would have to wait in
+	// a queue is refused with rate_limited, as a send to a full queue is,
+	// and counted as a drop (reason max_queued_bytes); a frame the socket
+	// takes at once is still sent. Frames of the close handshake are never
+	// refused. The bytes queued are the gauge monologue_queued_bytes and
+	// [Gateway.QueuedBytes]. Zero: a quarter of the memory the process may
+	// use (the machine's, or its cgroup's limit when lower); negative: no
+	// limit.
+	MaxQueuedBytes int64
+
+	// HTTPReadTimeout bounds reading an HTTP request on either listener,
+	// as served by [Gateway.HTTPServer]: its headers must arrive within it,
+	// and then its body within it again, or the request is cut off. It
+	// keeps a client that sends a byte now and then from holding a
+	// connection and a goroutine for ever. Zero: DefaultHTTPReadTimeout
+	// (10 s); negative: none.
+	HTTPReadTimeout time.Duration
 
 	// MaxSubscriptionsPerConnection bounds how many channels one connection
 	// may join in the default in-memory channel store. Zero:
@@ -189,6 +238,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.FrameTimeout == 0 {
+		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = defaultMaxQueuedBytes()
+	}
+	if o.HTTPReadTimeout == 0 {
+		o.HTTPReadTimeout = DefaultHTTPReadTimeout
 	}
 	if o.MessageRate > 0 && o.MessageBurst <= 0 {
 		o.MessageBurst = max(1, int(o.MessageRate+0.999999))

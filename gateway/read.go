@@ -40,6 +40,17 @@ func (s source) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	c.flushHeld() // the read may block
+	if c.inFrame && c.frameDeadline == 0 && !c.lingering && c.gw.opts.FrameTimeout > 0 {
+		// The reader waits for the rest of a started frame: from now on
+		// the frame has FrameTimeout to arrive (see onTimeout). A deadline
+		// armed already for an earlier moment stands; when it passes,
+		// onTimeout re-arms for this one.
+		c.frameDeadline = time.Now().UnixNano() + int64(c.gw.opts.FrameTimeout)
+		if c.deadline == 0 || c.deadline > c.frameDeadline {
+			c.setReadDeadline(c.frameDeadline)
+		}
+	}
 	for {
 		n, err := c.read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -78,7 +89,10 @@ func (c *conn) releaseReader() {
 }
 
 // Errors of the read side that close the connection with a status.
-var errTooBig = errors.New("message too big")
+var (
+	errTooBig       = errors.New("message too big")
+	errFrameTimeout = errors.New("frame not completed in time")
+)
 
 type protocolError struct{ err error }
 
@@ -100,18 +114,28 @@ func (c *conn) readOne() (end ending, ok bool) {
 		c.replyError(wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
 		return end, true
 	}
-	c.handle(*msg)
+	ok = c.handle(*msg)
 	putBuffer(&messagePool, msg)
+	if !ok {
+		return ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true}, false
+	}
 	return end, true
 }
 
-// handle parses one text message once and hands it to the integration.
-func (c *conn) handle(body []byte) {
+// handle parses one text message once and hands it to the integration. It
+// returns false, handing nothing on, for a message that is not valid UTF-8,
+// which ends the connection with status 1007 (RFC 6455 §8.1): wire.Parse
+// checks the encoding as it scans, so nothing checks it twice.
+func (c *conn) handle(body []byte) bool {
 	g := c.gw
 	ev := relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
 	var id []byte
-	if frame, err := wire.Parse(body); err == nil {
+	frame, err := wire.Parse(body)
+	switch {
+	case err == nil:
 		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
+	case wire.IsInvalidUTF8(err):
+		return false
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
 	ctx := g.ctx
@@ -123,6 +147,7 @@ func (c *conn) handle(body []byte) {
 	} else if err := g.integration.Handle(ctx, ev); err != nil {
 		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
 	}
+	return true
 }
 
 // buffered reports whether bytes of the next frame have arrived already
@@ -148,7 +173,7 @@ func (c *conn) allow() bool {
 func (c *conn) replyError(code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
-	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, !c.buffered())
+	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, sendModeFor(c.buffered()))
 }
 
 // endingFor maps the error that ended the read loop to a close.
@@ -170,6 +195,8 @@ func (c *conn) endingFor(err error) ending {
 		return ending{status: closeGoingAway, reason: "idle timeout", initiated: true}
 	case errors.Is(err, errMaxAge):
 		return ending{status: closeGoingAway, reason: "connection age limit", initiated: true}
+	case errors.Is(err, errFrameTimeout):
+		return ending{status: closePolicyViolation, reason: "frame not completed within " + c.gw.opts.FrameTimeout.String(), initiated: true}
 	case errors.Is(err, errCloseAsked):
 		reason := "closed by server"
 		if p := c.closeReason.Load(); p != nil {
@@ -209,8 +236,10 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 			if err := c.control(h); err != nil {
 				return op, msg, err
 			}
+			c.frameDone()
 			continue
 		}
+		c.flushHeld() // the message goes to the integration, which may take its time
 		if h.Length > limit-total {
 			c.skip = h.Length
 			return op, msg, errTooBig
@@ -230,6 +259,7 @@ func (c *conn) readMessage() (op ws.OpCode, msg *[]byte, err error) {
 		if err != nil {
 			return op, msg, err
 		}
+		c.frameDone()
 		if h.Fin {
 			return op, msg, nil
 		}
@@ -247,10 +277,11 @@ func (c *conn) readHeader() (h ws.Header, err error) {
 	case c.headerRead:
 	case c.reader == nil || c.reader.Buffered() == 0:
 		c.releaseReader()
-		if _, err := io.ReadFull(source{c}, b[:2]); err != nil {
+		if err := c.readStart(); err != nil {
 			return h, err
 		}
 	default:
+		c.inFrame = true
 		if _, err := io.ReadFull(c.reader, b[:2]); err != nil {
 			return h, err
 		}
@@ -267,6 +298,25 @@ func (c *conn) readHeader() (h ws.Header, err error) {
 	return h, nil
 }
 
+// readStart reads the first two bytes of a frame into c.header straight
+// from the socket, holding no buffer. The frame has started once its first
+// byte has arrived: from then on, its rest is bounded by FrameTimeout.
+func (c *conn) readStart() error {
+	n, err := source{c}.Read(c.header[:2])
+	c.waiting = false
+	if n > 0 {
+		c.inFrame = true
+	}
+	if err == nil && n < 2 {
+		_, err = io.ReadFull(source{c}, c.header[n:2])
+	}
+	return err
+}
+
+// frameDone ends the frame the reader has read whole: FrameTimeout no
+// longer applies.
+func (c *conn) frameDone() { c.inFrame, c.frameDeadline = false, 0 }
+
 // control handles a ping, pong or close frame (CheckHeader has bounded its
 // length to 125 bytes).
 func (c *conn) control(h ws.Header) error {
@@ -280,7 +330,7 @@ func (c *conn) control(h ws.Header) error {
 	}
 	switch h.OpCode {
 	case ws.OpPing:
-		_ = c.enqueue(ws.OpPong, p, true, true) // a full queue drops the pong
+		c.ping(p)
 	case ws.OpClose:
 		if n == 1 {
 			return protocolError{errors.New("close frame payload of 1 byte")}
@@ -296,4 +346,30 @@ func (c *conn) control(h ws.Header) error {
 	}
 	_, err = c.reader.Discard(n)
 	return err
+}
+
+// ping answers a ping whose payload is p (still in the read buffer). A
+// ping costs a token of the message rate as a message does, so a flood of
+// pings is limited like one of messages; over the limit it is dropped
+// unanswered and counted (an error frame would answer a control frame with
+// a text frame the client did not ask for, and a pong is only ever a
+// liveness check, which the next ping within the rate answers).
+//
+// While more bytes are buffered behind the ping, its pong is held in the
+// queue (sendHeld) and leaves with whatever follows, in one write, once the
+// reader has read what is buffered (flushHeld): a flood of pings costs a
+// write per read rather than a system call per pong. A full queue drops
+// the pong.
+func (c *conn) ping(p []byte) {
+	if c.gw.opts.MessageRate > 0 && !c.allow() {
+		c.gw.metrics.dropped("ping_rate_limited", 1)
+		return
+	}
+	mode := sendNow
+	if len(c.early) > 0 || c.reader.Buffered() > len(p) {
+		mode = sendHeld
+	}
+	if c.enqueue(ws.OpPong, p, true, mode) == nil && mode == sendHeld {
+		c.held = true
+	}
 }

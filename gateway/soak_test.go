@@ -174,6 +174,9 @@ func TestSoak(t *testing.T) {
 		}
 		return true
 	})
+	eventually(t, 10*time.Second, "no byte left counted as queued", func() bool {
+		return s.gw.QueuedBytes() == 0
+	})
 	eventually(t, 10*time.Second, "goroutines back near the start", func() bool {
 		return runtime.NumGoroutine() <= goroutinesBefore+16
 	})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/monologue-go/monologue/gateway"
 )
@@ -39,5 +40,39 @@ func TestInvalidUTF8BodiesRefused(t *testing.T) {
 	}
 	if got := c.whoami(); got != id {
 		t.Fatalf("received %q: an invalid body was delivered", got)
+	}
+}
+
+// TestInvalidUTF8Closes: a text message that is not valid UTF-8 closes its
+// connection with status 1007 (RFC 6455 §8.1), before anything handles it;
+// other connections live on, and a valid message whose runes are split
+// across fragments is accepted.
+func TestInvalidUTF8Closes(t *testing.T) {
+	s := start(t, gateway.Options{})
+	other := s.dial(t)
+	otherID := other.whoami()
+	for _, message := range []string{
+		"\xff",
+		"whoami\xff",
+		`{"action":"loopback","payload":"` + "\xc3\x28" + `"}`,
+		`{"action":"sendmessage","to":"` + otherID + `","payload":"` + "\xed\xa0\x80" + `"}`, // a surrogate
+		`{"to":"` + otherID + `","payload":1,"id":"` + "\xf8\x88\x80\x80\x80" + `"}`,
+	} {
+		c := s.dial(t)
+		c.send(message)
+		if status := c.closeStatus(5 * time.Second); status != 1007 {
+			t.Errorf("%q: close %d, want 1007", message, status)
+		}
+	}
+	if got := other.whoami(); got != otherID {
+		t.Fatalf("received %q: an invalid message was delivered", got)
+	}
+
+	raw := s.dialRaw(t)
+	message := []byte(`{"action":"send","message":"é"}`)
+	split := strings.Index(string(message), "é") + 1 // inside the rune
+	raw.write(frame(opText, false, true, message[:split]), frame(opContinuation, true, true, message[split:]))
+	if op, payload := raw.read(); op != opText || string(payload) != `{"message":"é"}` {
+		t.Fatalf("a rune split across fragments: %x %q", op, payload)
 	}
 }

@@ -35,25 +35,49 @@ func putBuffer(pool *sync.Pool, b *[]byte) {
 	}
 }
 
+// sendMode says how enqueue sends a frame.
+type sendMode uint8
+
+const (
+	// sendNow writes the frame at once when the connection is idle.
+	sendNow sendMode = iota
+	// sendQueued queues the frame and starts the writer when none runs:
+	// more frames follow at once, and they should leave together.
+	sendQueued
+	// sendHeld queues the frame and leaves starting the writer to the
+	// reader, which alone may use it, for its next flushHeld.
+	sendHeld
+)
+
+// sendModeFor is sendNow, or sendQueued when more frames follow.
+func sendModeFor(more bool) sendMode {
+	if more {
+		return sendQueued
+	}
+	return sendNow
+}
+
 // send queues a text frame from the Sender, or writes it at once (see
 // enqueue) unless batch says that more frames are about to follow.
 func (c *conn) send(data []byte, batch bool) error {
-	return c.enqueue(ws.OpText, data, true, !batch)
+	return c.enqueue(ws.OpText, data, true, sendModeFor(batch))
 }
 
 // enqueue sends a frame without ever blocking on the socket. A limited
 // frame is refused with rate_limited when the queue is full; control frames
 // of the close handshake are not limited.
 //
-// When now is set and the connection is idle (nothing queued, no writer
+// With sendNow, when the connection is idle (nothing queued, no writer
 // running), the calling goroutine writes the frame itself with one
 // non-blocking system call (writeNow): no goroutine is started and the frame
 // leaves before the caller returns. Otherwise, or when the socket does not
 // take it all, the frame is queued, framed, and the writer goroutine is
-// started when none runs. Callers clear now when they know more frames
-// follow at once (the reader has more messages buffered), so that those
-// leave together in one write.
-func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
+// started when none runs. Callers pass sendQueued when they know more
+// frames follow at once (the reader has more messages buffered), so that
+// those leave together in one write; the reader passes sendHeld for frames
+// of its own that must wait for the writer until it has read what is
+// buffered (see conn.ping).
+func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) error {
 	size := wsframe.FrameSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
@@ -61,10 +85,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 		c.mu.Unlock()
 		return goneError(c.id)
 	}
-	queued := c.flightBytes
-	if c.pending != nil {
-		queued += len(*c.pending)
-	}
+	queued := c.flightBytes + c.pending.bytes
 	full := int(c.pendingFrames+c.flightFrames) >= opts.SendQueueFrames ||
 		(queued > 0 && queued+size > opts.SendQueueBytes)
 	if limited && full {
@@ -75,24 +96,26 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	if op == ws.OpClose {
 		c.closed = true
 	}
-	if now && !c.writing && c.raw != nil {
-		// Idle: without a writer nothing is queued (see writeLoop).
+	if mode == sendNow && !c.writing && c.pending.empty() && c.raw != nil {
+		// Idle: no writer, and nothing queued (frames held by the reader
+		// must leave first).
 		c.writing = true
 		c.writers.Add(1)
 		c.flightFrames, c.flightBytes = 1, size
 		c.mu.Unlock()
-		c.writeNow(op, data)
-		return nil
+		return c.writeNow(op, data, limited)
 	}
-	if c.pending == nil {
-		c.pending = getBuffer(&writePool)
+	if !c.gw.reserveQueued(size, limited) {
+		c.mu.Unlock()
+		c.gw.metrics.dropped("max_queued_bytes", 1)
+		return errQueuedBytes
 	}
-	*c.pending = wsframe.AppendFrame(*c.pending, op, data)
+	c.pending.appendFrame(op, data)
 	c.pendingFrames++
 	if op == ws.OpText {
 		c.pendingTexts++
 	}
-	start := !c.writing
+	start := !c.writing && mode != sendHeld
 	if start {
 		c.writing = true
 		c.writers.Add(1)
@@ -104,14 +127,37 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	return nil
 }
 
+// flushHeld starts the writer for the frames the reader queued with
+// sendHeld, unless another sender's frame started it since (reader only).
+// The reader calls it before a read that may block and before it hands a
+// message on, so held frames never wait for the client or the integration.
+func (c *conn) flushHeld() {
+	if !c.held {
+		return
+	}
+	c.held = false
+	c.mu.Lock()
+	start := !c.pending.empty() && !c.writing
+	if start {
+		c.writing = true
+		c.writers.Add(1)
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
 // writeNow writes one frame from the calling goroutine, which enqueue made
 // the connection's writer: c.writing is set and the frame is counted in
 // flight. The socket gets one non-blocking write. What it does not take goes
 // to the front of the queue, ahead of the frames queued meanwhile, and the
 // writer goroutine takes over, as it does when frames were queued meanwhile;
 // otherwise the connection is idle again. A failed write breaks the
-// connection as it does in writeLoop.
-func (c *conn) writeNow(op ws.OpCode, data []byte) {
+// connection as it does in writeLoop. When the socket takes none of a
+// limited frame and the server's queues hold MaxQueuedBytes already, the
+// frame is refused (errQueuedBytes) as it would have been if queued.
+func (c *conn) writeNow(op ws.OpCode, data []byte, limited bool) error {
 	buf := getBuffer(&writePool)
 	*buf = wsframe.AppendFrame(*buf, op, data)
 	n, err := rawsock.TryWrite(c.raw, *buf)
@@ -120,6 +166,8 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 	}
 	c.mu.Lock()
 	c.flightFrames, c.flightBytes = 0, 0
+	var refused error
+	written := false
 	switch {
 	case err != nil:
 		c.broken, c.closed, c.writeErr = true, true, err
@@ -132,42 +180,48 @@ func (c *conn) writeNow(op ws.OpCode, data []byte) {
 		putBuffer(&writePool, buf)
 		c.writeFailed(err, dropped)
 		c.writers.Done()
-		return
+		return nil // accepted, then lost with the connection, as in writeLoop
 	case n < len(*buf):
-		rest := (*buf)[:copy(*buf, (*buf)[n:])]
-		if c.pending != nil {
-			rest = append(rest, *c.pending...)
-			putBuffer(&writePool, c.pending)
+		// Only a frame the socket took none of can still be refused.
+		if !c.gw.reserveQueued(len(*buf)-n, limited && n == 0) {
+			refused = errQueuedBytes
+			putBuffer(&writePool, buf)
+			break
 		}
-		*buf = rest
-		c.pending = buf
+		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		c.pending.prepend(buf)
 		c.pendingFrames++
 		if op == ws.OpText {
 			c.pendingTexts++
 		}
 	default:
 		putBuffer(&writePool, buf)
-		buf = nil
+		written = true
 	}
-	idle := c.pending == nil
+	idle := c.pending.empty()
 	if idle {
 		c.writing = false
 	}
 	c.mu.Unlock()
-	if buf == nil && op == ws.OpText {
+	if refused != nil {
+		c.gw.metrics.dropped("max_queued_bytes", 1)
+	}
+	if written && op == ws.OpText {
 		c.gw.metrics.messagesOut.Inc()
 	}
 	if idle {
 		c.writers.Done()
-		return
+		return refused
 	}
 	go c.writeLoop() // inherits writing and the writers count
+	return refused
 }
 
 // queueClose queues the close frame after whatever is queued; nothing can
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
-	_ = c.enqueue(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(status), reason), false, true)
+	var scratch [ws.MaxControlFramePayloadSize]byte
+	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, sendNow)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is
@@ -182,10 +236,8 @@ func (c *conn) discard() {
 
 func (c *conn) dropPendingLocked() int {
 	dropped := int(c.pendingTexts)
-	if c.pending != nil {
-		putBuffer(&writePool, c.pending)
-		c.pending = nil
-	}
+	c.gw.unqueued(c.pending.bytes)
+	c.pending.release()
 	c.pendingFrames, c.pendingTexts = 0, 0
 	return dropped
 }
@@ -212,19 +264,19 @@ func (c *conn) writeLoop() {
 	defer c.writers.Done()
 	for {
 		c.mu.Lock()
-		buf := c.pending
-		if buf == nil || c.broken {
+		if c.pending.empty() || c.broken {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
-		texts := c.pendingTexts
-		c.flightFrames, c.flightBytes = c.pendingFrames, len(*buf)
-		c.pending, c.pendingFrames, c.pendingTexts = nil, 0, 0
+		queue, texts := c.pending, c.pendingTexts
+		c.flightFrames, c.flightBytes = c.pendingFrames, queue.bytes
+		c.pending, c.pendingFrames, c.pendingTexts = sendQueue{}, 0, 0
 		c.mu.Unlock()
 
-		err := c.write(*buf)
-		putBuffer(&writePool, buf)
+		err := c.write(&queue)
+		c.gw.unqueued(queue.bytes)
+		queue.release()
 
 		c.mu.Lock()
 		c.flightFrames, c.flightBytes = 0, 0
@@ -250,13 +302,13 @@ func (c *conn) writeFailed(err error, dropped int) {
 	_ = c.netConn.Close()
 }
 
-// write writes b to the socket within WriteTimeout.
-func (c *conn) write(b []byte) error {
+// write writes the queue q to the socket within WriteTimeout.
+func (c *conn) write(q *sendQueue) error {
 	err := c.netConn.SetWriteDeadline(time.Now().Add(c.gw.opts.WriteTimeout))
 	if err != nil {
 		return err
 	}
-	if _, err := c.netConn.Write(b); err != nil {
+	if err := q.writeTo(c.netConn); err != nil {
 		return err
 	}
 	c.touch()

@@ -1,13 +1,19 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
+	"github.com/monologue-go/monologue/internal/wsframe"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -113,5 +119,51 @@ func TestSendAfterCloseIsGone(t *testing.T) {
 	}
 	if err := c.gw.Send(context.Background(), relay.Delivery{To: "never", Frame: []byte("x")}); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("send to an unknown ID: %v, want gone", err)
+	}
+}
+
+// TestQueueGrowsInChunks: a send queue that fills to megabytes grows a
+// bounded chunk at a time rather than as one buffer reallocated and copied
+// at every doubling, every byte leaves in order, and once it has drained
+// the connection holds no queue memory at all.
+func TestQueueGrowsInChunks(t *testing.T) {
+	c, netConn := newTestConn(t, Options{SendQueueFrames: 1 << 20, SendQueueBytes: 64 << 20})
+	var want []byte
+	for n := range 4096 { // 4096 frames of about 1 KiB: 4 MiB
+		payload := fmt.Appendf(nil, `{"n":%d,"x":%q}`, n, strings.Repeat("x", 1000))
+		if err := c.send(payload, false); err != nil {
+			t.Fatal(err)
+		}
+		want = wsframe.AppendFrame(want, ws.OpText, payload)
+	}
+
+	c.mu.Lock()
+	queued, chunks, largest := c.pending.bytes, 0, 0
+	for _, chunk := range append([]*[]byte{c.pending.head}, c.pending.more...) {
+		if chunk != nil {
+			chunks++
+			largest = max(largest, cap(*chunk))
+		}
+	}
+	inFlight := c.flightBytes
+	c.mu.Unlock()
+	if queued+inFlight != len(want) {
+		t.Errorf("%d bytes queued and %d in flight, want %d", queued, inFlight, len(want))
+	}
+	if largest > maxPooledBuffer || chunks < queued/maxPooledBuffer {
+		t.Errorf("%d bytes queued in %d chunks, the largest of %d bytes; want chunks of at most %d", queued, chunks, largest, maxPooledBuffer)
+	}
+
+	close(netConn.release)
+	c.writers.Wait()
+	netConn.mu.Lock()
+	defer netConn.mu.Unlock()
+	if !bytes.Equal(netConn.written, want) {
+		t.Errorf("wrote %d bytes, want the %d queued, in order", len(netConn.written), len(want))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending.head != nil || c.pending.more != nil || c.pending.bytes != 0 {
+		t.Errorf("after draining, the queue holds %d bytes in %d chunks", c.pending.bytes, len(c.pending.more)+1)
 	}
 }

@@ -120,9 +120,9 @@ func TestWriteNowFallsBackInOrder(t *testing.T) {
 	c.writers.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pending != nil || c.flightFrames != 0 || c.flightBytes != 0 || c.writing {
+	if !c.pending.empty() || c.flightFrames != 0 || c.flightBytes != 0 || c.writing {
 		t.Errorf("after draining: pending %v, in flight %d frames, %d bytes, writing %v",
-			c.pending != nil, c.flightFrames, c.flightBytes, c.writing)
+			!c.pending.empty(), c.flightFrames, c.flightBytes, c.writing)
 	}
 }
 
@@ -197,7 +197,7 @@ func TestWriteNowRestGoesFirst(t *testing.T) {
 	if err := c.send([]byte(`{"s":0,"n":1}`), false); err != nil {
 		t.Fatal(err)
 	}
-	c.writeNow(ws.OpText, big)
+	_ = c.writeNow(ws.OpText, big, true)
 	checkOrder(t, readFrames(t, client, 2), 1, 2)
 	c.writers.Wait()
 }

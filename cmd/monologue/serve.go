@@ -39,6 +39,7 @@ type serveConfig struct {
 	adminKeyID, adminSecret string
 	adminHosts              []string
 	cluster                 clusterConfig
+	limits                  limitsConfig
 }
 
 // integrationConfig is what an integration needs from the command line.
@@ -150,15 +151,17 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		cfg.apiKeys = append(cfg.apiKeys, key)
 		return nil
 	})
-	fs.IntVar(&cfg.maxMessageSize, "max-message-size", gateway.DefaultMaxMessageSize, "largest message in bytes, either way")
+	cfg.maxMessageSize = gateway.DefaultMaxMessageSize
+	fs.Var(sizeFlag[int]{&cfg.maxMessageSize}, "max-message-size", "largest message either way, a `size` in bytes or such as 256KiB")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close connections idle this long (0: never)")
 	fs.DurationVar(&cfg.maxConnectionAge, "max-connection-age", gateway.DefaultMaxConnectionAge, "close connections this old (0: never)")
-	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "messages per second per connection (0: no limit)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 0, "messages per second per connection, pings included (0: no limit)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "certificate file: serve wss:// on the public listener (with --tls-key)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key file of --tls-cert")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	integrationFlags(fs, &cfg.integration)
 	clusterFlags(fs, &cfg.cluster)
+	limitFlags(fs, &cfg.limits)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -177,6 +180,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.maxMessageSize <= 0 {
 		return cfg, errors.New("--max-message-size must be positive")
+	}
+	if err := cfg.limits.check(); err != nil {
+		return cfg, err
 	}
 	if cfg.adminKeyID == "" {
 		cfg.adminKeyID = getenv(envAdminKeyID)
@@ -235,7 +241,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if build != nil && len(cfg.apiKeys) > 1 {
 		return errors.New("--integration lambda and bootstrap take one --api-key: API Gateway has no tenants")
 	}
-	opts := gateway.Options{
+	opts := cfg.limits.apply(gateway.Options{
 		MaxMessageSize:   cfg.maxMessageSize,
 		IdleTimeout:      noneIfZero(cfg.idleTimeout),
 		MaxConnectionAge: noneIfZero(cfg.maxConnectionAge),
@@ -247,7 +253,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminAccessKeyID:     cfg.adminKeyID,
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
-	}
+	})
 	if err := startCluster(ctx, &cfg.cluster, endpoint, 0, &opts, logger); err != nil {
 		return err
 	}
@@ -282,24 +288,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // serveUntilDone serves both listeners until ctx ends or one fails, then
-// shuts down: the public server first (no new handshakes), then the
-// gateway's connections, then the admin server.
+// shuts down (see shutdown): the public server first (no new handshakes),
+// then the gateway's connections, then the admin server.
 func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, publicListener, adminListener net.Listener, logger *slog.Logger) error {
-	var http1 http.Protocols
-	http1.SetHTTP1(true) // WebSocket upgrades need HTTP/1.1, also over TLS
-	public := &http.Server{
-		Handler:           gw.Handler(),
-		Protocols:         &http1,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	admin := &http.Server{
-		Handler:           gw.AdminHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	public := gw.HTTPServer(gw.Handler()) // with the gateway's time limits on requests
+	admin := gw.HTTPServer(gw.AdminHandler())
 	failed := make(chan error, 2)
 	go func() {
 		var err error
@@ -318,9 +311,7 @@ func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, p
 	case serveErr = <-failed:
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err := errors.Join(serveErr, public.Shutdown(shutdownCtx), gw.Shutdown(shutdownCtx), admin.Shutdown(shutdownCtx))
+	err := errors.Join(serveErr, shutdown(cfg.limits.shutdownTimeout, gw, public, admin, logger))
 	for range 2 - countSent(serveErr) {
 		if e := <-failed; !errors.Is(e, http.ErrServerClosed) {
 			err = errors.Join(err, e)

@@ -80,8 +80,10 @@ func NewUnstarted(tb testing.TB) *Server {
 }
 
 // Start builds the gateway with opts and serves it: Handler on the public
-// listener, AdminHandler on the admin one. It fails the test when
-// gateway.New fails, or when s was already started.
+// listener, AdminHandler on the admin one, each by an http.Server from
+// [gateway.Gateway.HTTPServer], with the time limits that monologue serve
+// has. It fails the test when gateway.New fails, or when s was already
+// started.
 //
 // Start registers s.Close with the test's Cleanup after gateway.New returns,
 // so that cleanups registered while the gateway was built (by
@@ -97,8 +99,9 @@ func (s *Server) Start(opts gateway.Options) {
 		s.tb.Fatalf("gateway.New: %v", err)
 	}
 	s.Gateway = gw
-	s.public.Config.Handler = gw.Handler()
-	s.admin.Config.Handler = gw.AdminHandler()
+	// The servers serve was given: the same limits, as production has them.
+	s.public.Config = gw.HTTPServer(gw.Handler())
+	s.admin.Config = gw.HTTPServer(gw.AdminHandler())
 	s.public.Start()
 	s.admin.Start()
 	s.tb.Cleanup(s.Close)

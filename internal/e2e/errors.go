@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 var errorTests = []test{
@@ -13,6 +15,7 @@ var errorTests = []test{
 	{"errors_binary_frame", testErrorsBinaryFrame},
 	{"errors_gone_never_issued", testGoneNeverIssued},
 	{"errors_gone_closed", testGoneClosed},
+	{"errors_invalid_utf8", testErrorsInvalidUTF8},
 }
 
 // notJSONFrames are frames that are not JSON (nor whoami): bad_request.
@@ -160,4 +163,29 @@ func testGoneClosed(t *testing.T, e *env) {
 	})
 	a.expectError(t, `{"to":`+q(b.id)+`,"payload":2,"id":5}`, errorWant{code: "gone", id: "5", to: b.id})
 	a.expectNothingPending(t, "the connection still works after gone")
+}
+
+// invalidUTF8Frames are text frames that are not valid UTF-8, in the places
+// a frame carries text: raw, in a JSON string, in a key, in an id.
+var invalidUTF8Frames = []string{
+	"\xff",
+	"whoami\xc3",
+	`{"action":"loopback","payload":"` + "\xc3\x28" + `"}`,
+	`{"action":"loopback","payload":{"` + "\xed\xa0\x80" + `":1}}`, // a surrogate
+	`{"action":"send","message":"ok","id":"` + "\xf0\x28\x8c\x28" + `"}`,
+}
+
+// testErrorsInvalidUTF8: a text frame that is not valid UTF-8 closes the
+// connection with status 1007 (RFC 6455 §8.1) rather than being answered;
+// other connections live on.
+func testErrorsInvalidUTF8(t *testing.T, e *env) {
+	a, b := pair(t, e)
+	for _, f := range invalidUTF8Frames {
+		c := e.dial(t)
+		c.send(t, f)
+		c.expectClose(t, websocket.CloseInvalidFramePayloadData, frameTimeout)
+	}
+	a.send(t, `{"to":`+q(b.id)+`,"payload":"`+"\xff"+`"}`)
+	a.expectClose(t, websocket.CloseInvalidFramePayloadData, frameTimeout)
+	b.expectNothingPending(t, "an invalid frame is not delivered, and the receiver lives on")
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -75,9 +76,9 @@ func TestGateway(t *testing.T) {
 // placement without a cluster.
 func startTwoListeners(t *testing.T, cfg Config) Server {
 	srv := serveGateway(t, cfg, nil)
-	public := httptest.NewServer(srv.Gateway.Handler())
+	public := serveHTTP(t, srv.Gateway, srv.Gateway.Handler())
 	t.Cleanup(public.Close) // before the gateway shuts down: no handshake in flight
-	admin := httptest.NewServer(srv.Gateway.AdminHandler())
+	admin := serveHTTP(t, srv.Gateway, srv.Gateway.AdminHandler())
 	t.Cleanup(admin.Close)
 	second := Node{URL: "ws" + strings.TrimPrefix(public.URL, "http") + "/", PublicURL: public.URL, AdminURL: admin.URL}
 	return Server{Nodes: []Node{node(srv), second}, APIKey: testAPIKey}
@@ -87,4 +88,14 @@ func startTwoListeners(t *testing.T, cfg Config) Server {
 // nodes (see startTwoListeners).
 func TestGatewayTwoListeners(t *testing.T) {
 	Run(t, startTwoListeners)
+}
+
+// serveHTTP serves one of gw's handlers on a loopback listener with the
+// gateway's own server limits, as monologue serve does.
+func serveHTTP(t *testing.T, gw *gateway.Gateway, handler http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = gw.HTTPServer(handler)
+	srv.Start()
+	return srv
 }

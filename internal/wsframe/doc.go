@@ -7,12 +7,15 @@
 //
 // Entry points:
 //   - [AppendFrame] and [AppendMaskedFrame] append a final frame to a
-//     buffer; [FrameSize] is the length of an unmasked one.
+//     buffer, [AppendHeader] only an unmasked frame's header; [FrameSize]
+//     is the length of an unmasked frame.
 //   - [ReadHeader] reads a header from a bufio.Reader without allocating;
 //     [HeaderSize] and [ParseHeader] do the same for a reader that gathers
 //     the header's bytes itself.
 //   - [ReadPayload] appends a frame's payload to a buffer, unmasked,
 //     growing it only as bytes arrive.
+//   - [AppendCloseBody] appends a close frame's payload, its reason valid
+//     UTF-8 and cut to fit on a rune boundary.
 //
 // None of them allocates beyond growing the buffer it is given.
 package wsframe

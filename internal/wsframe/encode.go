@@ -2,6 +2,8 @@ package wsframe
 
 import (
 	"encoding/binary"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -38,6 +40,12 @@ func AppendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
+// AppendHeader appends the header of a final, unmasked frame of op
+// carrying n payload bytes, for a caller that places the payload itself.
+func AppendHeader(dst []byte, op ws.OpCode, n int) []byte {
+	return appendHeader(dst, op, n, 0)
+}
+
 // AppendMaskedFrame appends a final frame of op carrying payload masked
 // with mask, as a client sends it (RFC 6455 §5.3: a fresh, unpredictable
 // key for every frame). payload itself is left as it is.
@@ -62,4 +70,26 @@ func appendHeader(dst []byte, op ws.OpCode, n int, masked byte) []byte {
 	}
 	dst = append(dst, first, masked|length64)
 	return binary.BigEndian.AppendUint64(dst, uint64(n))
+}
+
+// MaxCloseReason is the longest reason a close frame carries: a control
+// frame's payload is at most 125 bytes, and the status takes 2 of them.
+const MaxCloseReason = ws.MaxControlFramePayloadSize - 2
+
+// AppendCloseBody appends the payload of a close frame: status, then
+// reason as valid UTF-8 (RFC 6455 §5.5.1), which a strict peer checks and
+// fails the connection over. Bytes of reason that are not UTF-8 become
+// U+FFFD, and a reason longer than MaxCloseReason bytes is cut at the last
+// rune boundary that fits, never inside a rune.
+func AppendCloseBody(dst []byte, status ws.StatusCode, reason string) []byte {
+	reason = strings.ToValidUTF8(reason, "\uFFFD")
+	if len(reason) > MaxCloseReason {
+		cut := MaxCloseReason
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(status))
+	return append(dst, reason...)
 }

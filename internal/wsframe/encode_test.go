@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -49,6 +50,9 @@ func TestAppendFrame(t *testing.T) {
 			}
 			if n := FrameSize(tt.size); n != len(want)-len(prefix) {
 				t.Errorf("FrameSize(%d) = %d, want %d", tt.size, n, len(want)-len(prefix))
+			}
+			if got := AppendHeader(bytes.Clone(prefix), tt.op, tt.size); !bytes.Equal(got, append(bytes.Clone(prefix), tt.header...)) {
+				t.Errorf("AppendHeader: got % x, want % x", got, tt.header)
 			}
 
 			original := bytes.Clone(payload)
@@ -115,5 +119,38 @@ func TestFrameSizeLarge(t *testing.T) {
 		if len(header) != 10 || binary.BigEndian.Uint64(header[2:]) != uint64(n) {
 			t.Errorf("header for %d bytes: % x", n, header)
 		}
+	}
+}
+
+// TestAppendCloseBody: a close reason is valid UTF-8 and fits a control
+// frame, however long or broken the reason given.
+func TestAppendCloseBody(t *testing.T) {
+	tests := []struct {
+		name, reason, want string
+	}{
+		{name: "empty", reason: "", want: ""},
+		{name: "short", reason: "bye", want: "bye"},
+		{name: "exactly the limit", reason: strings.Repeat("a", MaxCloseReason), want: strings.Repeat("a", MaxCloseReason)},
+		{name: "ASCII over the limit", reason: strings.Repeat("a", 200), want: strings.Repeat("a", MaxCloseReason)},
+		// 61 × "é" is 122 bytes; the 62nd would end at byte 124.
+		{name: "two-byte runes over the limit", reason: strings.Repeat("é", 100), want: strings.Repeat("é", 61)},
+		// 30 × "🏓" is 120 bytes; the 31st would end at byte 124.
+		{name: "four-byte runes over the limit", reason: strings.Repeat("🏓", 40), want: strings.Repeat("🏓", 30)},
+		{name: "invalid bytes", reason: "a\xffb\xc3", want: "a\uFFFDb\uFFFD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := AppendCloseBody([]byte("x"), ws.StatusGoingAway, tt.reason)
+			if got[0] != 'x' || binary.BigEndian.Uint16(got[1:]) != uint16(ws.StatusGoingAway) {
+				t.Fatalf("prefix and status: % x", got[:3])
+			}
+			reason := got[3:]
+			if string(reason) != tt.want {
+				t.Errorf("reason %q, want %q", reason, tt.want)
+			}
+			if !utf8.Valid(reason) || len(got)-1 > ws.MaxControlFramePayloadSize {
+				t.Errorf("payload of %d bytes, valid UTF-8 %v", len(got)-1, utf8.Valid(reason))
+			}
+		})
 	}
 }
