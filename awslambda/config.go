@@ -32,7 +32,7 @@ type Config struct {
 	// Empty: AWS's endpoint for the region, or AWS.BaseEndpoint.
 	DynamoDBEndpoint string
 	// DynamoDB, when not nil, replaces the DynamoDB client (tests).
-	DynamoDB DynamoDB
+	DynamoDB DynamoNamesDB
 	// PublishKey is the x-api-key that HTTP publish requires
 	// (MONOLOGUE_PUBLISH_KEY). Empty: HTTP publish is refused with 403.
 	PublishKey string
@@ -57,6 +57,9 @@ type Config struct {
 	// MaxPerConnection bounds the channels one connection may join, at the
 	// cost of one more Query per subscribe. Zero: no bound.
 	MaxPerConnection int
+	// MaxNamesPerConnection bounds the names one connection may hold
+	// (MONOLOGUE_MAX_NAMES). Zero: DefaultMaxNamesPerConnection (64).
+	MaxNamesPerConnection int
 	// Logger receives the relay's and the handlers' errors. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -96,6 +99,17 @@ func New(cfg Config) (*Dispatch, error) {
 		TTL:              cfg.SubscriptionTTL,
 		MaxPerConnection: cfg.MaxPerConnection,
 	})
+	watchers := NewDynamoChannels(db, DynamoOptions{
+		Table:            cfg.Table,
+		TTL:              cfg.SubscriptionTTL,
+		MaxPerConnection: cfg.MaxPerConnection,
+		MemberPrefix:     WatcherPrefix,
+	})
+	names := NewDynamoNames(db, DynamoOptions{
+		Table:            cfg.Table,
+		TTL:              cfg.SubscriptionTTL,
+		MaxPerConnection: cfg.MaxNamesPerConnection,
+	})
 	var sender relay.Sender = NewSender(cfg.AWS, SenderOptions{Endpoint: cfg.ManagementEndpoint, ClientOptions: cfg.ManagementOptions})
 	if cfg.Sender != nil {
 		sender = cfg.Sender
@@ -103,6 +117,8 @@ func New(cfg Config) (*Dispatch, error) {
 	r := relay.New(relay.Options{
 		Sender:            sender,
 		Channels:          store,
+		Watchers:          watchers,
+		Names:             names,
 		Logger:            cfg.Logger,
 		MaxMessageSize:    cfg.MaxMessageSize,
 		FanoutConcurrency: cfg.FanoutConcurrency,

@@ -62,7 +62,21 @@ type DynamoOptions struct {
 	EventuallyConsistent bool
 	// Now tells the time, for tests. Nil: time.Now.
 	Now func() time.Time
+	// MemberPrefix starts the sort key of every item of this store, so that
+	// several stores share the table without meeting: "" for channel
+	// memberships, whose sort keys (connection IDs, base64) all sort below
+	// "~"; WatcherPrefix for presence subscriptions; the names store uses
+	// HolderPrefix. Zero: "".
+	MemberPrefix string
 }
+
+// Sort-key prefixes of the stores that share the table with the channel
+// memberships. "~" sorts above every character of a connection ID.
+const (
+	WatcherPrefix = "~w~"
+	HolderPrefix  = "~n~"
+	versionPrefix = "~v~"
+)
 
 // DynamoChannels is a relay.Channels store in a DynamoDB table with one item
 // {channel, connectionId, ttl} per subscription, and the index byConnection
@@ -96,6 +110,7 @@ func (d *DynamoChannels) key(channel, connectionID string) map[string]types.Attr
 // Subscribe puts the item (channel, connectionID) with a fresh ttl: one
 // PutItem, plus one Query when MaxPerConnection is set.
 func (d *DynamoChannels) Subscribe(ctx context.Context, channel, connectionID string) error {
+	connectionID = d.opts.MemberPrefix + connectionID
 	if d.opts.MaxPerConnection > 0 {
 		if err := d.checkLimit(ctx, channel, connectionID); err != nil {
 			return err
@@ -148,12 +163,20 @@ func (d *DynamoChannels) checkLimit(ctx context.Context, channel, connectionID s
 	if out.Count > 0 {
 		return nil // renewing a subscription it has
 	}
+	return d.limitError()
+}
+
+// limitError is the error of a connection at MaxPerConnection.
+func (d *DynamoChannels) limitError() error {
+	if d.opts.MemberPrefix == HolderPrefix {
+		return relay.ErrNameLimit(d.opts.MaxPerConnection)
+	}
 	return relay.ErrChannelLimit(d.opts.MaxPerConnection)
 }
 
 // Unsubscribe deletes the item (channel, connectionID): one DeleteItem.
 func (d *DynamoChannels) Unsubscribe(ctx context.Context, channel, connectionID string) error {
-	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.opts.Table, Key: d.key(channel, connectionID)})
+	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.opts.Table, Key: d.key(channel, d.opts.MemberPrefix+connectionID)})
 	if err != nil {
 		return fmt.Errorf("awslambda: unsubscribe %s from %q: %w", connectionID, channel, err)
 	}
@@ -166,7 +189,7 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 	now := strconv.FormatInt(d.opts.Now().Unix(), 10)
 	in := &dynamodb.QueryInput{
 		TableName:              &d.opts.Table,
-		KeyConditionExpression: aws.String("#ch = :ch"),
+		KeyConditionExpression: aws.String("#ch = :ch AND begins_with(#c, :p)"),
 		FilterExpression:       aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
 		ProjectionExpression:   aws.String("#c"),
 		ExpressionAttributeNames: map[string]string{
@@ -177,8 +200,13 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":ch":  &types.AttributeValueMemberS{Value: channel},
 			":now": &types.AttributeValueMemberN{Value: now},
+			":p":   &types.AttributeValueMemberS{Value: d.opts.MemberPrefix},
 		},
 		ConsistentRead: aws.Bool(!d.opts.EventuallyConsistent),
+	}
+	if d.opts.MemberPrefix == "" { // memberships: every sort key below "~"
+		in.KeyConditionExpression = aws.String("#ch = :ch AND #c < :p")
+		in.ExpressionAttributeValues[":p"] = &types.AttributeValueMemberS{Value: "~"}
 	}
 	if d.opts.PageSize > 0 {
 		in.Limit = aws.Int32(d.opts.PageSize)
@@ -193,7 +221,7 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 		ids = ids[:0]
 		for _, item := range page.Items {
 			if id, ok := stringAttribute(item, AttributeConnectionID); ok {
-				ids = append(ids, id)
+				ids = append(ids, id[len(d.opts.MemberPrefix):])
 			}
 		}
 		if len(ids) == 0 {
@@ -212,7 +240,8 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 // leaves items unprocessed). The index is eventually consistent, so a
 // subscribe made just before may be missed; its ttl, and publish dropping
 // gone members, clean it up.
-func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string) error {
+func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string) ([]string, error) {
+	connectionID = d.opts.MemberPrefix + connectionID
 	in := &dynamodb.QueryInput{
 		TableName:              &d.opts.Table,
 		IndexName:              aws.String(IndexByConnection),
@@ -227,11 +256,12 @@ func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string
 		},
 	}
 	var deletes []types.WriteRequest
+	var left []string
 	pages := dynamodb.NewQueryPaginator(d.client, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("awslambda: channels of %s: %w", connectionID, err)
+			return left, fmt.Errorf("awslambda: channels of %s: %w", connectionID, err)
 		}
 		for _, item := range page.Items {
 			channel, ok := stringAttribute(item, AttributeChannel)
@@ -241,9 +271,10 @@ func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string
 			deletes = append(deletes, types.WriteRequest{
 				DeleteRequest: &types.DeleteRequest{Key: d.key(channel, connectionID)},
 			})
+			left = append(left, channel)
 			if len(deletes) == batchSize {
 				if err := d.batchWrite(ctx, deletes); err != nil {
-					return fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
+					return left, fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
 				}
 				deletes = deletes[:0]
 			}
@@ -251,10 +282,10 @@ func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string
 	}
 	if len(deletes) > 0 {
 		if err := d.batchWrite(ctx, deletes); err != nil {
-			return fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
+			return left, fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)
 		}
 	}
-	return nil
+	return left, nil
 }
 
 // batchWrite writes at most 25 requests, retrying unprocessed items with

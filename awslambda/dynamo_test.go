@@ -24,6 +24,53 @@ func TestDynamoConformance(t *testing.T) {
 	})
 }
 
+// TestDynamoWatchersConformance: presence subscriptions share the table
+// with memberships, under their own sort-key prefix.
+func TestDynamoWatchersConformance(t *testing.T) {
+	relaytest.TestChannels(t, func(t *testing.T) relay.Channels {
+		client, table, _ := newTable(t)
+		return awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table, MemberPrefix: awslambda.WatcherPrefix})
+	})
+}
+
+func TestDynamoNamesConformance(t *testing.T) {
+	relaytest.TestNames(t, 3, func(t *testing.T) relay.Names {
+		client, table, _ := newTable(t)
+		return awslambda.NewDynamoNames(client, awslambda.DynamoOptions{Table: table, MaxPerConnection: 3})
+	})
+}
+
+// TestDynamoStoresApart: a channel, its watchers and a name of the same
+// spelling share a partition and never meet.
+func TestDynamoStoresApart(t *testing.T) {
+	ctx := context.Background()
+	client, table, _ := newTable(t)
+	members := awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table})
+	watchers := awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table, MemberPrefix: awslambda.WatcherPrefix})
+	names := awslambda.NewDynamoNames(client, awslambda.DynamoOptions{Table: table})
+	if err := members.Subscribe(ctx, "x", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := watchers.Subscribe(ctx, "x", "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := names.Claim(ctx, relay.Claim{Name: "x", ConnectionID: "h1", Exclusive: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := allMembers(t, members, "x"); len(ids) != 1 || ids[0] != "m1" {
+		t.Fatalf("members of x = %v, want [m1]", ids)
+	}
+	if ids, _ := allMembers(t, watchers, "x"); len(ids) != 1 || ids[0] != "w1" {
+		t.Fatalf("watchers of x = %v, want [w1]", ids)
+	}
+	if ids, n, err := names.Holders(ctx, "x", 10); err != nil || n != 1 || ids[0] != "h1" {
+		t.Fatalf("holders of x = %v (%d), %v; want [h1]", ids, n, err)
+	}
+	if left, err := members.DropConnection(ctx, "h1"); err != nil || len(left) != 0 {
+		t.Fatalf("dropping h1's memberships took %v, %v: it has none", left, err)
+	}
+}
+
 func allMembers(t *testing.T, s relay.Channels, channel string) (ids []string, pages int) {
 	t.Helper()
 	err := s.Members(context.Background(), channel, func(page []string) error {
@@ -85,7 +132,7 @@ func TestDynamoDropConnectionBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	counter.Take()
-	if err := store.DropConnection(ctx, "leaver"); err != nil {
+	if _, err := store.DropConnection(ctx, "leaver"); err != nil {
 		t.Fatal(err)
 	}
 	calls := counter.Take()
@@ -179,7 +226,7 @@ func (u *unprocessedOnce) BatchWriteItem(ctx context.Context, in *dynamodb.Batch
 func TestDynamoRetriesUnprocessedItems(t *testing.T) {
 	fake := &unprocessedOnce{}
 	store := awslambda.NewDynamoChannels(fake, awslambda.DynamoOptions{Table: "t"})
-	if err := store.DropConnection(context.Background(), "c1"); err != nil {
+	if _, err := store.DropConnection(context.Background(), "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if len(fake.batches) != 2 || len(fake.batches[0]) != 3 || len(fake.batches[1]) != 2 {

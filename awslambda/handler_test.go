@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/monologue-go/monologue/awslambda"
+	"github.com/monologue-go/monologue/relay"
 )
 
 // Connection IDs of the golden events: A sends every event.
@@ -32,6 +33,7 @@ const (
 type fixture struct {
 	dispatch *awslambda.Dispatch
 	store    *awslambda.DynamoChannels
+	names    *awslambda.DynamoNames
 	mgmt     *managementAPI
 	calls    *callCounter
 	logs     *bytes.Buffer
@@ -61,6 +63,7 @@ func newFixtureOn(t testing.TB, client *dynamodb.Client, table string, calls *ca
 	return &fixture{
 		dispatch: d,
 		store:    awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table}),
+		names:    awslambda.NewDynamoNames(client, awslambda.DynamoOptions{Table: table}),
 		mgmt:     mgmt,
 		calls:    calls,
 		logs:     logs,
@@ -71,6 +74,15 @@ func (f *fixture) subscribe(t testing.TB, channel string, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		if err := f.store.Subscribe(context.Background(), channel, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) claim(t testing.TB, name string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := f.names.Claim(context.Background(), relay.Claim{Name: name, ConnectionID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,9 +119,13 @@ func TestGoldenEvents(t *testing.T) {
 	}{
 		{event: "ws-connect.json"},
 		{
-			event:   "ws-disconnect.json",
-			before:  func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB); f.subscribe(t, "sports", connA) },
-			calls:   map[string]int{"Query": 1, "BatchWriteItem": 1},
+			event:  "ws-disconnect.json",
+			before: func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB); f.subscribe(t, "sports", connA) },
+			// The connection's channels (one Query of the index, one
+			// BatchWriteItem), its presence subscriptions and its names (one
+			// Query of the index each, nothing to delete), and the watchers
+			// of each of its 2 channels, told it left (one Query each).
+			calls:   map[string]int{"Query": 5, "BatchWriteItem": 1},
 			members: []string{connB},
 		},
 		{event: "ws-default-whoami.json", frames: map[string][]string{connA: {connA}}},
@@ -136,16 +152,19 @@ func TestGoldenEvents(t *testing.T) {
 		},
 		{event: "ws-send.json", frames: map[string][]string{connA: {`{"message":"hi"}`}}},
 		{
-			event:   "ws-subscribe.json",
-			frames:  map[string][]string{connA: {`{"action":"subscribed","channel":"news","id":1}`}},
-			calls:   map[string]int{"PutItem": 1},
+			event:  "ws-subscribe.json",
+			frames: map[string][]string{connA: {`{"action":"subscribed","channel":"news","id":1}`}},
+			// The membership, and the channel's watchers, told it joined.
+			calls:   map[string]int{"PutItem": 1, "Query": 1},
 			members: []string{connA},
 		},
 		{
-			event:   "ws-unsubscribe.json",
-			before:  func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB) },
-			frames:  map[string][]string{connA: {`{"action":"unsubscribed","channel":"news","id":2}`}},
-			calls:   map[string]int{"DeleteItem": 1},
+			event:  "ws-unsubscribe.json",
+			before: func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB) },
+			frames: map[string][]string{connA: {`{"action":"unsubscribed","channel":"news","id":2}`}},
+			// The membership and the presence subscription, if any; the
+			// channel's watchers, told it left.
+			calls:   map[string]int{"DeleteItem": 2, "Query": 1},
 			members: []string{connB},
 		},
 		{
@@ -168,6 +187,36 @@ func TestGoldenEvents(t *testing.T) {
 			},
 			calls:   map[string]int{"Query": 1, "DeleteItem": 1},
 			members: []string{connA, connB},
+		},
+		{
+			event:  "ws-claim.json",
+			frames: map[string][]string{connA: {`{"action":"claimed","name":"billing","id":3}`}},
+			// The connection's names, for the limit (one Query of the
+			// index), the name's version, and one transaction.
+			calls: map[string]int{"Query": 1, "GetItem": 1, "TransactWriteItems": 1},
+		},
+		{
+			event:  "ws-claim-exclusive.json",
+			before: func(t testing.TB, f *fixture) { f.claim(t, "billing", connB) },
+			frames: map[string][]string{
+				connA: {`{"action":"claimed","name":"billing","id":4}`},
+				connB: {`{"action":"released","name":"billing"}`},
+			},
+			// As a claim, and the holders, whose items the transaction deletes.
+			calls: map[string]int{"Query": 2, "GetItem": 1, "TransactWriteItems": 1},
+		},
+		{
+			// A message to a name costs one read, whichever holder it reaches.
+			event:  "ws-default-name.json",
+			before: func(t testing.TB, f *fixture) { f.claim(t, "billing", connB) },
+			frames: map[string][]string{connB: {`{"to":"BtuLLemUPHcCItg=","from":"AtuLLemUPHcCItg=","via":"@billing","payload":{"n":1}}`}},
+			calls:  map[string]int{"Query": 1},
+		},
+		{
+			event:  "ws-presence.json",
+			before: func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB) },
+			frames: map[string][]string{connA: {`{"action":"presence","channel":"news","count":2,"members":["AtuLLemUPHcCItg=","BtuLLemUPHcCItg="],"id":5}`}},
+			calls:  map[string]int{"Query": 1},
 		},
 		{
 			event:  "http-publish.json",

@@ -15,7 +15,7 @@ type lazyDynamo struct {
 	client    *dynamodb.Client
 }
 
-var _ DynamoDB = (*lazyDynamo)(nil)
+var _ DynamoNamesDB = (*lazyDynamo)(nil)
 
 func (l *lazyDynamo) get() *dynamodb.Client {
 	l.once.Do(func() { l.client = l.newClient() })
@@ -36,4 +36,12 @@ func (l *lazyDynamo) Query(ctx context.Context, in *dynamodb.QueryInput, optFns 
 
 func (l *lazyDynamo) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	return l.get().BatchWriteItem(ctx, in, optFns...)
+}
+
+func (l *lazyDynamo) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return l.get().GetItem(ctx, in, optFns...)
+}
+
+func (l *lazyDynamo) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return l.get().TransactWriteItems(ctx, in, optFns...)
 }

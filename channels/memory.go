@@ -137,15 +137,18 @@ func (m *Memory) Members(ctx context.Context, channel string, fn func([]string) 
 	return nil
 }
 
-// DropConnection removes connectionID from every channel it joined.
-func (m *Memory) DropConnection(_ context.Context, connectionID string) error {
+// DropConnection removes connectionID from every channel it joined, and
+// returns those channels.
+func (m *Memory) DropConnection(_ context.Context, connectionID string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var left []string
 	for channel := range m.joined[connectionID] {
 		m.remove(channel, connectionID)
+		left = append(left, channel)
 	}
 	delete(m.joined, connectionID)
-	return nil
+	return left, nil
 }
 
 // Len returns the number of channels with at least one member.

@@ -27,7 +27,7 @@ func TestMemoryLimitPerConnection(t *testing.T) {
 	if err := m.Subscribe(ctx, "c", "c1"); !errors.Is(err, wire.ErrLimitExceeded) {
 		t.Fatalf("third channel: err = %v, want limit_exceeded", err)
 	}
-	if err := m.DropConnection(ctx, "c1"); err != nil {
+	if _, err := m.DropConnection(ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
 	if n := m.Len(); n != 0 {
@@ -55,8 +55,8 @@ func TestOnChannel(t *testing.T) {
 		func() error { return m.Unsubscribe(ctx, "a", "c1") },
 		func() error { return m.Unsubscribe(ctx, "a", "nobody") },
 		func() error { return m.Unsubscribe(ctx, "zzz", "c1") },
-		func() error { return m.DropConnection(ctx, "c2") },
-		func() error { return m.DropConnection(ctx, "c1") },
+		func() error { _, err := m.DropConnection(ctx, "c2"); return err },
+		func() error { _, err := m.DropConnection(ctx, "c1"); return err },
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)

@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -18,13 +20,28 @@ import (
 // connections, kept in memory, and an interest in each channel's subject
 // while it has local members. A publication goes to local members directly
 // and to the channel's subject once, for the nodes with members there.
+//
+// A node has two: one of memberships (subjects "…c.CHANNEL") and one of
+// presence subscriptions (watchers, "…w.CHANNEL"). The watchers' store also
+// remembers, for each channel its connections watch, the members that other
+// nodes hold (from a roll call when it starts watching, then from the
+// joined and left events), so that when a node dies it can tell its
+// watchers that the dead node's members left.
 type Channels struct {
-	node *Node
-	mem  *channels.Memory
+	node  *Node
+	kind  string // "c." or "w."
+	mem   *channels.Memory
 
-	mu    sync.Mutex
-	subs  map[string]*nats.Subscription // channel -> interest
-	ready map[string]chan struct{}      // channel -> closed once the others know of the interest
+	mu      sync.Mutex
+	subs    map[string]*nats.Subscription // channel -> interest
+	ready   map[string]chan struct{}      // channel -> closed once the others know of the interest
+	watched map[string]*watched           // watchers' store: channel -> members elsewhere
+}
+
+// watched is what a watchers' store knows of a channel it watches.
+type watched struct {
+	label, tenant string          // the channel's name and tenant, for events
+	remote        map[string]bool // members held by other nodes
 }
 
 var (
@@ -32,16 +49,42 @@ var (
 	_ relay.ChannelPublisher = (*Channels)(nil)
 )
 
-func newChannels(n *Node, maxPerConnection int) *Channels {
-	c := &Channels{node: n, subs: make(map[string]*nats.Subscription), ready: make(map[string]chan struct{})}
+func newChannels(n *Node, kind string, maxPerConnection int) *Channels {
+	c := &Channels{node: n, kind: kind, subs: make(map[string]*nats.Subscription),
+		ready: make(map[string]chan struct{}), watched: make(map[string]*watched)}
 	c.mem = channels.New(channels.Options{MaxPerConnection: maxPerConnection, OnChannel: c.interest})
 	return c
+}
+
+// subjectMembers is where a node asks the others for their members of a
+// channel.
+const subjectMembers = "members"
+
+// start answers the other nodes' questions about local members.
+func (c *Channels) start() error {
+	sub, err := c.node.nc.Subscribe(c.node.prefix+subjectMembers, func(m *nats.Msg) {
+		if m.Reply == "" {
+			return
+		}
+		var ids []string
+		_ = c.mem.Members(c.node.ctx, string(m.Data), func(page []string) error {
+			ids = append(ids, page...)
+			return nil
+		})
+		data, _ := json.Marshal(ids)
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to member lists: %w", err)
+	}
+	c.node.subs = append(c.node.subs, sub)
+	return nil
 }
 
 // channelSubject is the subject of a channel: its name, base64url-encoded,
 // is one token of letters, digits, '-' and '_', whatever the name holds.
 func (c *Channels) channelSubject(channel string) string {
-	return c.node.prefix + "c." + base64.RawURLEncoding.EncodeToString([]byte(channel))
+	return c.node.prefix + c.kind + base64.RawURLEncoding.EncodeToString([]byte(channel))
 }
 
 // interest takes or drops the node's interest in a channel as it gains its
@@ -56,6 +99,7 @@ func (c *Channels) interest(channel string, occupied bool) {
 			delete(c.subs, channel)
 		}
 		delete(c.ready, channel)
+		delete(c.watched, channel)
 		return
 	}
 	sub, err := c.node.nc.ChanSubscribe(c.channelSubject(channel), c.node.inbound)
@@ -66,10 +110,38 @@ func (c *Channels) interest(channel string, occupied bool) {
 	c.subs[channel] = sub
 	ready := make(chan struct{})
 	c.ready[channel] = ready
+	if c.kind == "w." {
+		c.watched[channel] = &watched{remote: make(map[string]bool)}
+	}
 	go func() {
 		c.node.barrier(c.node.ctx)
+		if c.kind == "w." {
+			c.learnRemoteMembers(channel)
+		}
 		close(ready)
 	}()
+}
+
+// learnRemoteMembers asks the other nodes who they hold in a channel that
+// this node has just begun to watch.
+func (c *Channels) learnRemoteMembers(channel string) {
+	want := c.node.peers.count()
+	if want == 0 {
+		return
+	}
+	c.node.gather(c.node.ctx, subjectMembers, []byte(channel), want, c.node.opts.RequestTimeout, func(m *nats.Msg) {
+		var ids []string
+		if json.Unmarshal(m.Data, &ids) != nil {
+			return
+		}
+		c.mu.Lock()
+		if w := c.watched[channel]; w != nil {
+			for _, id := range ids {
+				w.remote[id] = true
+			}
+		}
+		c.mu.Unlock()
+	})
 }
 
 // Subscribe adds a local connection to channel, and returns once the other
@@ -97,14 +169,31 @@ func (c *Channels) Unsubscribe(ctx context.Context, channel, connectionID string
 	return c.mem.Unsubscribe(ctx, channel, connectionID)
 }
 
-// Members lists the channel's local members only: what other nodes hold
-// is theirs to list.
+// Members lists the channel's members on every live node: this node's,
+// then those the others answer with (within RequestTimeout).
 func (c *Channels) Members(ctx context.Context, channel string, fn func([]string) error) error {
-	return c.mem.Members(ctx, channel, fn)
+	if err := c.mem.Members(ctx, channel, fn); err != nil {
+		return err
+	}
+	want := c.node.peers.count()
+	if want == 0 || c.kind != "c." {
+		return nil
+	}
+	if !c.node.connected() {
+		return ErrBackbone
+	}
+	var err error
+	c.node.gather(ctx, subjectMembers, []byte(channel), want, c.node.opts.RequestTimeout, func(m *nats.Msg) {
+		var ids []string
+		if err == nil && json.Unmarshal(m.Data, &ids) == nil && len(ids) > 0 {
+			err = fn(ids)
+		}
+	})
+	return err
 }
 
 // DropConnection removes a local connection from every channel.
-func (c *Channels) DropConnection(ctx context.Context, connectionID string) error {
+func (c *Channels) DropConnection(ctx context.Context, connectionID string) ([]string, error) {
 	return c.mem.DropConnection(ctx, connectionID)
 }
 
@@ -112,12 +201,19 @@ func (c *Channels) DropConnection(ctx context.Context, connectionID string) erro
 // channel's subject for the other nodes. While NATS is away the local
 // members still get it, and the publisher is told internal.
 func (c *Channels) Publish(ctx context.Context, p relay.Publication) error {
+	if p.Member != "" {
+		c.mu.Lock()
+		if w := c.watched[p.Channel]; w != nil {
+			w.label, w.tenant = p.Name, p.Tenant
+		}
+		c.mu.Unlock()
+	}
 	c.fanOutLocal(ctx, p.Channel, p.Tenant, p.Skip, p.Frame)
 	if !c.node.connected() {
 		return ErrBackbone
 	}
 	bp := buffers.Get().(*[]byte)
-	msg := appendPublication((*bp)[:0], &publication{skip: p.Skip, tenant: p.Tenant, frame: p.Frame})
+	msg := appendPublication((*bp)[:0], &publication{skip: p.Skip, tenant: p.Tenant, member: p.Member, label: p.Name, joined: p.Joined, frame: p.Frame})
 	err := c.node.nc.Publish(c.channelSubject(p.Channel), msg)
 	*bp = msg
 	buffers.Put(bp)
@@ -130,7 +226,7 @@ func (c *Channels) Publish(ctx context.Context, p relay.Publication) error {
 // fanOut delivers a publication from another node to the local members of
 // the channel whose subject it came on.
 func (c *Channels) fanOut(subject string, data []byte) {
-	token := subject[len(c.node.prefix)+len("c."):]
+	token := subject[len(c.node.prefix)+len(c.kind):]
 	channel, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return
@@ -140,7 +236,43 @@ func (c *Channels) fanOut(subject string, data []byte) {
 		c.node.log.Warn("malformed publication from another node", "err", err)
 		return
 	}
+	if p.member != "" {
+		c.mu.Lock()
+		if w := c.watched[string(channel)]; w != nil {
+			w.label, w.tenant = p.label, p.tenant
+			if p.joined {
+				w.remote[p.member] = true
+			} else {
+				delete(w.remote, p.member)
+			}
+		}
+		c.mu.Unlock()
+	}
 	c.fanOutLocal(c.node.ctx, string(channel), p.tenant, p.skip, p.frame)
+}
+
+// forgetNode tells the local watchers of each channel that the members a
+// dead node held there left.
+func (c *Channels) forgetNode(t wire.NodeTag) {
+	prefix := t.Prefix()
+	type event struct {
+		channel, tenant string
+		frame           []byte
+	}
+	var events []event
+	c.mu.Lock()
+	for channel, w := range c.watched {
+		for id := range w.remote {
+			if strings.HasPrefix(id, prefix) {
+				delete(w.remote, id)
+				events = append(events, event{channel, w.tenant, wire.AppendPresenceEvent(nil, w.label, false, id)})
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, ev := range events {
+		c.fanOutLocal(c.node.ctx, ev.channel, ev.tenant, "", ev.frame)
+	}
 }
 
 // fanOutLocal sends frame to the local members of channel but skip, and

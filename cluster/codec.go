@@ -80,26 +80,46 @@ func parseAnswer(b []byte) ([]byte, error) {
 	return rest, nil
 }
 
-// publication is a channel's frame on its way to the nodes with members.
+// publication is a channel's frame on its way to the nodes with members;
+// a presence event also says who joined or left, and the channel's name.
 type publication struct {
-	skip, tenant string
-	frame        []byte
+	skip, tenant  string
+	member, label string // a presence event's member and channel name
+	joined        bool
+	frame         []byte
 }
 
 func appendPublication(b []byte, p *publication) []byte {
 	b = appendField(b, []byte(p.skip))
 	b = appendField(b, []byte(p.tenant))
+	b = appendField(b, []byte(p.member))
+	b = appendField(b, []byte(p.label))
+	if p.joined {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
 	return append(b, p.frame...)
 }
 
 func parsePublication(b []byte) (p publication, err error) {
-	var skip, tenant []byte
+	var skip, tenant, member, label []byte
 	if skip, b, err = readField(b); err != nil {
 		return p, err
 	}
 	if tenant, b, err = readField(b); err != nil {
 		return p, err
 	}
-	p.skip, p.tenant, p.frame = string(skip), string(tenant), b
+	if member, b, err = readField(b); err != nil {
+		return p, err
+	}
+	if label, b, err = readField(b); err != nil {
+		return p, err
+	}
+	if len(b) == 0 {
+		return p, errShort
+	}
+	p.skip, p.tenant, p.member, p.label = string(skip), string(tenant), string(member), string(label)
+	p.joined, p.frame = b[0] == 1, b[1:]
 	return p, nil
 }

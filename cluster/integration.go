@@ -20,6 +20,8 @@ func (n *Node) Configure(opts *gateway.Options, closers ...func() error) {
 		ro := gw.RelayOptions()
 		ro.Sender = n.Sender()
 		ro.Channels = n.Channels()
+		ro.Watchers = n.Watchers()
+		ro.Names = n.Names()
 		if err := n.Attach(gw); err != nil {
 			return nil, err
 		}

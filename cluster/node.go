@@ -55,6 +55,9 @@ type Options struct {
 	// MaxSubscriptionsPerConnection bounds the channels one connection may
 	// join. Zero: channels.DefaultMaxPerConnection.
 	MaxSubscriptionsPerConnection int
+	// MaxNamesPerConnection bounds the names one connection may hold.
+	// Zero: 64.
+	MaxNamesPerConnection int
 	// Address is the node's public address, reported to the other nodes
 	// for introspection. Zero: none.
 	Address string
@@ -83,6 +86,8 @@ type Node struct {
 	counter  atomic.Value // func() int: the local connections, for heartbeats
 	peers    *peers
 	channels *Channels
+	watchers *Channels
+	names    *Names
 
 	subs       []*nats.Subscription
 	deliveries *nats.Subscription // this node's delivery subject
@@ -130,7 +135,17 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		n.unsubscribe()
 		return nil, err
 	}
-	n.channels = newChannels(n, opts.MaxSubscriptionsPerConnection)
+	n.channels = newChannels(n, "c.", opts.MaxSubscriptionsPerConnection)
+	n.watchers = newChannels(n, "w.", opts.MaxSubscriptionsPerConnection)
+	n.names = newNames(n, opts.MaxNamesPerConnection)
+	if err := n.channels.start(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.names.start(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -183,8 +198,15 @@ func (n *Node) Attach(local Local) error {
 func (n *Node) Sender() relay.Sender { return (*sender)(n) }
 
 // Channels returns the node's channel store: memberships of local
-// connections, publications to every node with members.
+// connections, publications to every node with members, presence across
+// every node.
 func (n *Node) Channels() *Channels { return n.channels }
+
+// Watchers returns the node's store of presence subscriptions.
+func (n *Node) Watchers() *Channels { return n.watchers }
+
+// Names returns the node's name store.
+func (n *Node) Names() *Names { return n.names }
 
 // Close leaves the cluster: it tells the other nodes, so that they answer
 // gone for this node's connections at once, and stops receiving. Close the
@@ -242,7 +264,11 @@ func (n *Node) serveInbound() {
 		case <-n.ctx.Done():
 			return
 		case m := <-n.inbound:
-			n.channels.fanOut(m.Subject, m.Data)
+			if strings.HasPrefix(m.Subject, n.prefix+n.watchers.kind) {
+				n.watchers.fanOut(m.Subject, m.Data)
+			} else {
+				n.channels.fanOut(m.Subject, m.Data)
+			}
 		}
 	}
 }

@@ -106,6 +106,7 @@ func (n *Node) join(ctx context.Context) error {
 	bye, err := n.nc.Subscribe(n.prefix+subjectBye, func(m *nats.Msg) {
 		if t, ok := wire.ParseNodeTag(string(m.Data)); ok {
 			n.peers.left(t)
+			n.forgetNode(t)
 		}
 	})
 	if err != nil {
@@ -147,19 +148,20 @@ func (n *Node) join(ctx context.Context) error {
 // RequestTimeout.
 func (n *Node) barrier(ctx context.Context) {
 	if want := n.peers.count(); want > 0 {
-		n.gather(ctx, subjectSync, want, n.opts.RequestTimeout, func(*nats.Msg) {})
+		n.gather(ctx, subjectSync, nil, want, n.opts.RequestTimeout, func(*nats.Msg) {})
 	}
 }
 
 // rollCall asks the live nodes for a heartbeat and waits a short while for
 // their answers.
 func (n *Node) rollCall(ctx context.Context) {
-	n.gather(ctx, subjectHello, -1, rollCallWait, n.onBeat)
+	n.gather(ctx, subjectHello, nil, -1, rollCallWait, n.onBeat)
 }
 
-// gather sends a request to every node on subject and hands the answers to
-// fn until want have come (-1: as many as come) or wait has passed.
-func (n *Node) gather(ctx context.Context, subject string, want int, wait time.Duration, fn func(*nats.Msg)) {
+// gather sends a request with data to every node on subject and hands the
+// answers to fn until want have come (-1: as many as come) or wait has
+// passed.
+func (n *Node) gather(ctx context.Context, subject string, data []byte, want int, wait time.Duration, fn func(*nats.Msg)) {
 	if !n.nc.IsConnected() {
 		return
 	}
@@ -169,7 +171,7 @@ func (n *Node) gather(ctx context.Context, subject string, want int, wait time.D
 		return
 	}
 	defer answers.Unsubscribe()
-	if n.nc.PublishRequest(n.prefix+subject, inbox, nil) != nil {
+	if n.nc.PublishRequest(n.prefix+subject, inbox, data) != nil {
 		return
 	}
 	deadline := time.Now().Add(wait)
@@ -210,6 +212,17 @@ func (n *Node) beatMessage() []byte {
 	return data
 }
 
+// forgetNode forgets what a node that died or left held: its names, and
+// its members of the channels this node's connections watch.
+func (n *Node) forgetNode(t wire.NodeTag) {
+	if n.names != nil {
+		n.names.forgetNode(t)
+	}
+	if n.watchers != nil {
+		n.watchers.forgetNode(t)
+	}
+}
+
 // connections returns the number of local connections, 0 before Attach.
 func (n *Node) connections() int {
 	if count, ok := n.counter.Load().(func() int); ok {
@@ -233,6 +246,7 @@ func (n *Node) heartbeat() {
 		}
 		for _, dead := range n.peers.forgetDead() {
 			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
+			n.forgetNode(dead)
 		}
 	}
 }

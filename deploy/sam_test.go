@@ -418,7 +418,7 @@ func TestSAMChecksCatchBreakage(t *testing.T) {
 		mut("route selection", "RouteSelectionExpression: $request.body.action", "RouteSelectionExpression: $request.body.type", "route selection"),
 		mut("integration type", "ApiId: !Ref WebSocketApi\n      IntegrationType: AWS_PROXY", "ApiId: !Ref WebSocketApi\n      IntegrationType: HTTP_PROXY", "want AWS_PROXY"),
 		mut("target typo", "Target: !Sub integrations/${HttpIntegration}", "Target: !Sub integrations/${HttpIntegation}", `"HttpIntegation" in HttpPublishRoute`),
-		mut("deployment races a route", "      - PublishRoute\n    Properties:", "    Properties:", "no WebSocket deployment depends on every route"),
+		mut("deployment races a route", "      - PresenceRoute\n    Properties:", "    Properties:", "no WebSocket deployment depends on every route"),
 		mut("permission too narrow", "${WebSocketApi}/${Stage}/*", "${WebSocketApi}/${Stage}/$connect", `route "loopback": no permission`),
 		mut("permission any API", "${AWS::AccountId}:${WebSocketApi}/${Stage}/*", "${AWS::AccountId}:*/${Stage}/*", `route "$connect": no permission`),
 		mut("http permission missing", "${HttpApi}/*/POST/channels/*", "${HttpApi}/*/GET/channels/*", "HTTP API invoke"),

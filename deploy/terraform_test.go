@@ -508,7 +508,7 @@ func TestTerraformChecksCatchBreakage(t *testing.T) {
 	files := readTerraform(t)
 	for _, m := range []mutation{
 		mut("route removed", `"send", "subscribe"`, `"subscribe"`, `route "send" missing`),
-		mut("route renamed", `"unsubscribe", "publish"]`, `"unsubscribe", "Publish"]`, `route "Publish" is not one the relay serves`),
+		mut("route renamed", `"unsubscribe", "publish",`, `"unsubscribe", "Publish",`, `route "Publish" is not one the relay serves`),
 		mut("no key on $connect", `api_key_required = each.key == "$connect"`, `api_key_required = false`, `route "$connect": API key required = false`),
 		mut("key on every route", `api_key_required = each.key == "$connect"`, `api_key_required = true`, `route "loopback": API key required = true`),
 		mut("key selection", `"$request.header.x-api-key"`, `"$request.querystring.key"`, "API key selection"),

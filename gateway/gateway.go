@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/monologue-go/monologue/channels"
+	"github.com/monologue-go/monologue/names"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -83,10 +84,12 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// defaultIntegration is the in-process relay over an in-memory channel store.
+// defaultIntegration is the in-process relay over in-memory stores.
 func defaultIntegration(g *Gateway) (Integration, error) {
 	opts := g.RelayOptions()
 	opts.Channels = channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
+	opts.Watchers = channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
+	opts.Names = names.NewMemory(g.opts.MaxNamesPerConnection)
 	return relay.New(opts), nil
 }
 

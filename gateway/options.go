@@ -159,6 +159,11 @@ type Options struct {
 	// channels.DefaultMaxPerConnection.
 	MaxSubscriptionsPerConnection int
 
+	// MaxNamesPerConnection bounds how many names one connection may hold
+	// in the default in-memory name store; past it, claim answers
+	// limit_exceeded. Zero: names.DefaultMaxPerConnection (64).
+	MaxNamesPerConnection int
+
 	// Logger receives one Info line per connection opened and closed, and
 	// errors. Nil: slog.Default().
 	Logger *slog.Logger

@@ -14,20 +14,50 @@ func (r *Relay) subscription(ctx context.Context, ev *Event, frame *wire.Frame) 
 	if frame.Channel == "" {
 		return r.replyError(ctx, ev, wire.NewError(wire.CodeBadRequest, "missing channel"), frame.ID, "")
 	}
-	key := channelKey(ev.Identity.Tenant, frame.Channel)
+	key := qualified(ev.Identity.Tenant, frame.Channel)
 	subscribe := frame.Action == wire.ActionSubscribe
+	if subscribe && frame.Presence && r.opts.Watchers == nil {
+		return r.replyError(ctx, ev, errors.New("relay: no Watchers store configured"), frame.ID, "")
+	}
 	var err error
 	if subscribe {
 		err = r.opts.Channels.Subscribe(ctx, key, ev.ConnectionID)
+		if err == nil && frame.Presence {
+			err = r.opts.Watchers.Subscribe(ctx, key, ev.ConnectionID)
+		}
 	} else {
 		err = r.opts.Channels.Unsubscribe(ctx, key, ev.ConnectionID)
+		if err == nil && r.opts.Watchers != nil {
+			err = r.opts.Watchers.Unsubscribe(ctx, key, ev.ConnectionID)
+		}
 	}
 	if err != nil {
 		return r.replyError(ctx, ev, fmt.Errorf("relay: %s %q: %w", frame.Action, frame.Channel, err), frame.ID, "")
 	}
+	if r.opts.Watchers != nil {
+		r.presenceEvent(ctx, ev.Identity.Tenant, key, ev.ConnectionID, subscribe)
+	}
 	return r.build(ctx, ev, func(b []byte) []byte {
 		return wire.AppendSubscription(b, subscribe, frame.Channel, frame.ID)
 	})
+}
+
+// presenceEvent tells the watchers of the store's channel key, but member
+// itself, that member joined or left it.
+func (r *Relay) presenceEvent(ctx context.Context, tenant, key, member string, joined bool) {
+	channel := key
+	if tenant != "" {
+		channel = key[len(tenant)+1:]
+	}
+	bp := r.bufs.Get().(*[]byte)
+	buf := wire.AppendPresenceEvent((*bp)[:0], channel, joined, member)
+	p := Publication{Channel: key, Tenant: tenant, Skip: member, Frame: buf, Member: member, Joined: joined, Name: channel}
+	err := r.deliverAll(ctx, r.opts.Watchers, p)
+	*bp = buf
+	r.bufs.Put(bp)
+	if err != nil {
+		r.log.WarnContext(ctx, "presence event not delivered", "channel", channel, "err", err)
+	}
 }
 
 // publishFrame serves publish: every other subscriber receives the payload.
@@ -67,13 +97,7 @@ func (r *Relay) publish(ctx context.Context, replyTo *Event, tenant, channel, fr
 		}
 		return r.replyError(ctx, replyTo, tooLarge(r.opts.MaxMessageSize), id, "")
 	}
-	key := channelKey(tenant, channel)
-	var err error
-	if p, ok := r.opts.Channels.(ChannelPublisher); ok {
-		err = p.Publish(ctx, Publication{Channel: key, Tenant: tenant, Skip: from, Frame: buf})
-	} else {
-		err = r.sendToMembers(ctx, key, tenant, from, buf)
-	}
+	err := r.deliverAll(ctx, r.opts.Channels, Publication{Channel: qualified(tenant, channel), Tenant: tenant, Skip: from, Frame: buf, Name: channel})
 	if err != nil {
 		err = fmt.Errorf("relay: publish to %q: %w", channel, err)
 		if replyTo == nil {
@@ -84,21 +108,25 @@ func (r *Relay) publish(ctx context.Context, replyTo *Event, tenant, channel, fr
 	return nil
 }
 
-// sendToMembers reads the members of the store's channel key and sends
-// frame to each but skip, then unsubscribes those that have gone.
-func (r *Relay) sendToMembers(ctx context.Context, key, tenant, skip string, frame []byte) error {
+// deliverAll hands p to the store when it publishes itself; otherwise it
+// reads the members of p's channel and sends the frame to each but p.Skip,
+// then unsubscribes those that have gone.
+func (r *Relay) deliverAll(ctx context.Context, store Channels, p Publication) error {
+	if publisher, ok := store.(ChannelPublisher); ok {
+		return publisher.Publish(ctx, p)
+	}
 	var gone []string
 	var mu sync.Mutex
-	err := r.opts.Channels.Members(ctx, key, func(ids []string) error {
-		g := r.fanout(ctx, ids, tenant, skip, frame)
+	err := store.Members(ctx, p.Channel, func(ids []string) error {
+		g := r.fanout(ctx, ids, p.Tenant, p.Skip, p.Frame)
 		mu.Lock()
 		gone = append(gone, g...)
 		mu.Unlock()
 		return ctx.Err()
 	})
 	for _, id := range gone {
-		if uerr := r.opts.Channels.Unsubscribe(ctx, key, id); uerr != nil {
-			r.log.WarnContext(ctx, "drop stale subscription", "channel", key, "connection", id, "err", uerr)
+		if uerr := store.Unsubscribe(ctx, p.Channel, id); uerr != nil {
+			r.log.WarnContext(ctx, "drop stale subscription", "channel", p.Channel, "connection", id, "err", uerr)
 		}
 	}
 	return err

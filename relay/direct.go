@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/monologue-go/monologue/wire"
 )
@@ -11,6 +12,9 @@ import (
 func (r *Relay) sendMessage(ctx context.Context, ev *Event, frame *wire.Frame) error {
 	if frame.To == "" {
 		return r.replyError(ctx, ev, wire.NewError(wire.CodeBadRequest, "missing to"), frame.ID, "")
+	}
+	if strings.HasPrefix(frame.To, wire.NamePrefix) {
+		return r.toName(ctx, ev, frame, frame.To)
 	}
 	return r.direct(ctx, ev, frame, frame.To)
 }

@@ -50,8 +50,41 @@ type Channels interface {
 	// stopping at the first error fn returns. fn must not call back into
 	// the store; it may keep no reference to the page after it returns.
 	Members(ctx context.Context, channel string, fn func(connectionIDs []string) error) error
-	// DropConnection removes connectionID from every channel.
+	// DropConnection removes connectionID from every channel, and returns
+	// the channels it was removed from (for presence events).
+	DropConnection(ctx context.Context, connectionID string) (channels []string, err error)
+}
+
+// Names stores which connections hold which names. Names reach it already
+// qualified by tenant, as channels do. Implementations must be safe for
+// concurrent use.
+type Names interface {
+	// Claim makes c.ConnectionID a holder of c.Name; claiming twice is not
+	// an error. With c.Exclusive, every other holder loses the name, and
+	// Claim returns them, for the relay to tell; a store that learns of a
+	// loss later (a concurrent claim on another node) tells the loser
+	// itself. It returns an error matching wire.ErrLimitExceeded when the
+	// connection holds as many names as it may.
+	Claim(ctx context.Context, c Claim) (released []string, err error)
+	// Release makes connectionID no longer hold name; releasing a name it
+	// does not hold is not an error.
+	Release(ctx context.Context, name, connectionID string) error
+	// Holders returns at most limit holders of name, in no particular
+	// order, and how many there are in all.
+	Holders(ctx context.Context, name string, limit int) (holders []string, count int, err error)
+	// DropConnection releases every name connectionID holds.
 	DropConnection(ctx context.Context, connectionID string) error
+}
+
+// Claim is a connection's claim of a name.
+type Claim struct {
+	// Name is the name as the store knows it (qualified by tenant).
+	Name string
+	// Label is the name as its clients know it, and Tenant the claimer's
+	// tenant, for the notices a store sends itself.
+	Label, Tenant string
+	ConnectionID  string
+	Exclusive     bool
 }
 
 // Publication is one frame for every subscriber of a channel.
@@ -65,6 +98,15 @@ type Publication struct {
 	Skip string
 	// Frame is the text frame to deliver, not retained after Publish returns.
 	Frame []byte
+	// Member is set on a presence event, a frame for the watchers of a
+	// channel: the connection that joined (Joined) or left it. A store
+	// spread over nodes keeps track of the members of other nodes with it,
+	// so that it can tell its watchers when a node that held some dies.
+	Member string
+	Joined bool
+	// Name is the channel's name as its clients know it, for the events a
+	// store makes itself.
+	Name string
 }
 
 // ChannelPublisher is implemented by a Channels store that delivers a
@@ -107,6 +149,12 @@ type Event struct {
 // [wire.ErrForbidden].
 func ErrOtherTenant(connectionID string) error {
 	return wire.NewError(wire.CodeForbidden, "connection "+quote(connectionID)+" belongs to another tenant")
+}
+
+// ErrNameLimit is the error a Names store returns when a connection that
+// holds max names claims another. It matches [wire.ErrLimitExceeded].
+func ErrNameLimit(max int) error {
+	return wire.NewError(wire.CodeLimitExceeded, fmt.Sprintf("a connection may hold at most %d names", max))
 }
 
 // ErrChannelLimit is the error a Channels store returns when a connection

@@ -16,6 +16,14 @@ const DefaultMaxMessageSize = 128 << 10
 type Options struct {
 	Sender   Sender
 	Channels Channels
+	// Watchers holds, per channel, the connections that subscribed with
+	// "presence":true and so receive joined and left events: a store of
+	// its own, with the channels' names, that nothing else reads. Nil:
+	// presence subscriptions are refused (internal).
+	Watchers Channels
+	// Names holds who claimed which name. Nil: claim, release, presence of
+	// a name and messages to "@name" are refused (internal).
+	Names Names
 	// Logger receives errors of the Sender and the store. Nil: slog.Default().
 	Logger *slog.Logger
 	// MaxMessageSize is the largest frame the relay delivers; a larger one is
@@ -67,7 +75,7 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 	case wire.RouteConnect:
 		return nil
 	case wire.RouteDisconnect:
-		return r.disconnect(ctx, ev.ConnectionID)
+		return r.disconnect(ctx, &ev)
 	}
 	frame := ev.Frame
 	if frame == nil {
@@ -87,8 +95,8 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 	return serve(r, ctx, &ev, frame)
 }
 
-// channelKey is the store's name for a tenant's channel.
-func channelKey(tenant, channel string) string {
+// qualified is the stores' name for a tenant's channel or name.
+func qualified(tenant, channel string) string {
 	if tenant == "" {
 		return channel
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -65,6 +66,76 @@ func AppendDirect(dst []byte, to, from string, payload []byte) []byte {
 	dst = append(dst, `,"from":`...)
 	dst = AppendString(dst, from)
 	return appendPayloadEnd(dst, payload)
+}
+
+// AppendDirectVia appends a direct message that reached its holder through
+// a name: {"to":TO,"from":FROM,"via":"@N","payload":P}.
+func AppendDirectVia(dst []byte, to, from, via string, payload []byte) []byte {
+	dst = append(dst, `{"to":`...)
+	dst = AppendString(dst, to)
+	dst = append(dst, `,"from":`...)
+	dst = AppendString(dst, from)
+	dst = append(dst, `,"via":`...)
+	dst = AppendString(dst, via)
+	return appendPayloadEnd(dst, payload)
+}
+
+// AppendName appends the reply to claim or release, or the notice of a
+// takeover: {"action":"claimed"|"released","name":N,"id":ID}; id is omitted
+// when nil.
+func AppendName(dst []byte, claimed bool, name string, id []byte) []byte {
+	if claimed {
+		dst = append(dst, `{"action":"claimed","name":`...)
+	} else {
+		dst = append(dst, `{"action":"released","name":`...)
+	}
+	dst = AppendString(dst, name)
+	return appendIDEnd(dst, id)
+}
+
+// AppendPresence appends the reply to presence:
+// {"action":"presence","channel":C,"count":K,"members":[ID,…],"id":ID}, or
+// with "name":N in place of "channel":C when byName.
+func AppendPresence(dst []byte, byName bool, key string, count int, members []string, id []byte) []byte {
+	if byName {
+		dst = append(dst, `{"action":"presence","name":`...)
+	} else {
+		dst = append(dst, `{"action":"presence","channel":`...)
+	}
+	dst = AppendString(dst, key)
+	dst = append(dst, `,"count":`...)
+	dst = strconv.AppendInt(dst, int64(count), 10)
+	dst = append(dst, `,"members":[`...)
+	for i, m := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, m)
+	}
+	dst = append(dst, ']')
+	return appendIDEnd(dst, id)
+}
+
+// AppendPresenceEvent appends {"channel":C,"joined":ID} or
+// {"channel":C,"left":ID}.
+func AppendPresenceEvent(dst []byte, channel string, joined bool, connectionID string) []byte {
+	dst = append(dst, `{"channel":`...)
+	dst = AppendString(dst, channel)
+	if joined {
+		dst = append(dst, `,"joined":`...)
+	} else {
+		dst = append(dst, `,"left":`...)
+	}
+	dst = AppendString(dst, connectionID)
+	return append(dst, '}')
+}
+
+func appendIDEnd(dst, id []byte) []byte {
+	if id != nil {
+		dst = append(dst, `,"id":`...)
+		dst = append(dst, id...)
+	}
+	return append(dst, '}')
 }
 
 // AppendChannel appends a channel message {"channel":C,"from":FROM,"payload":P};

@@ -15,6 +15,9 @@ const (
 	ActionSubscribe   = "subscribe"
 	ActionUnsubscribe = "unsubscribe"
 	ActionPublish     = "publish"
+	ActionClaim       = "claim"
+	ActionRelease     = "release"
+	ActionPresence    = "presence"
 )
 
 // Route keys that are not actions.
@@ -25,12 +28,12 @@ const (
 )
 
 // Actions lists every action of the protocol, in the order of the protocol table.
-var Actions = []string{ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish}
+var Actions = []string{ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish, ActionClaim, ActionRelease, ActionPresence}
 
 // IsAction reports whether name is one of [Actions] (case-sensitive).
 func IsAction(name string) bool {
 	switch name {
-	case ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish:
+	case ActionLoopback, ActionSendMessage, ActionSend, ActionSubscribe, ActionUnsubscribe, ActionPublish, ActionClaim, ActionRelease, ActionPresence:
 		return true
 	}
 	return false
@@ -53,6 +56,13 @@ type Frame struct {
 	Payload []byte // raw JSON value of "payload"; nil when absent
 	Message []byte // raw JSON value of "message"; nil when absent or null
 	ID      []byte // raw JSON of "id" (a string or number); nil when absent or null
+	// Name is the name of claim, release and presence; "" when absent or
+	// null. Whether it is a valid name is the relay's to check (ValidName).
+	Name string
+	// Exclusive is claim's "exclusive":true (newest wins).
+	Exclusive bool
+	// Presence is subscribe's "presence":true (joined and left events).
+	Presence bool
 }
 
 // Route returns the route API Gateway would select for the frame with the
@@ -128,12 +138,15 @@ func (f *Frame) parseObject(b []byte) error {
 }
 
 var (
-	keyAction  = []byte(`"action"`)
-	keyTo      = []byte(`"to"`)
-	keyChannel = []byte(`"channel"`)
-	keyPayload = []byte(`"payload"`)
-	keyMessage = []byte(`"message"`)
-	keyID      = []byte(`"id"`)
+	keyAction    = []byte(`"action"`)
+	keyTo        = []byte(`"to"`)
+	keyChannel   = []byte(`"channel"`)
+	keyPayload   = []byte(`"payload"`)
+	keyMessage   = []byte(`"message"`)
+	keyID        = []byte(`"id"`)
+	keyName      = []byte(`"name"`)
+	keyExclusive = []byte(`"exclusive"`)
+	keyPresence  = []byte(`"presence"`)
 )
 
 // setField stores a field's raw value. Duplicate keys: the last one wins, as
@@ -166,6 +179,12 @@ func (f *Frame) setField(key, value []byte) error {
 		if !isNull {
 			f.Message = value
 		}
+	case bytes.Equal(key, keyName):
+		return stringField(&f.Name, "name", value, isNull)
+	case bytes.Equal(key, keyExclusive):
+		return boolField(&f.Exclusive, "exclusive", value, isNull)
+	case bytes.Equal(key, keyPresence):
+		return boolField(&f.Presence, "presence", value, isNull)
 	case bytes.Equal(key, keyID):
 		f.ID = nil
 		if isNull {
@@ -198,9 +217,51 @@ func knownAction(lit []byte) (string, bool) {
 		return ActionUnsubscribe, true
 	case ActionPublish:
 		return ActionPublish, true
+	case ActionClaim:
+		return ActionClaim, true
+	case ActionRelease:
+		return ActionRelease, true
+	case ActionPresence:
+		return ActionPresence, true
 	}
 	return "", false
 }
+
+func boolField(dst *bool, name string, value []byte, isNull bool) error {
+	switch {
+	case isNull:
+		*dst = false
+	case string(value) == "true":
+		*dst = true
+	case string(value) == "false":
+		*dst = false
+	default:
+		return NewError(CodeBadRequest, name+" must be true or false")
+	}
+	return nil
+}
+
+// MaxNameLength bounds a name in bytes.
+const MaxNameLength = 128
+
+// ValidName reports whether s may be claimed: 1 to 128 bytes of letters,
+// digits and . _ - : /, starting with a letter or a digit.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > MaxNameLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !alnum && (i == 0 || (c != '.' && c != '_' && c != '-' && c != ':' && c != '/')) {
+			return false
+		}
+	}
+	return true
+}
+
+// NamePrefix starts a direct message's "to" that addresses a name.
+const NamePrefix = "@"
 
 func stringField(dst *string, name string, value []byte, isNull bool) error {
 	if isNull {

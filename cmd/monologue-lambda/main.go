@@ -14,6 +14,7 @@
 //	MONOLOGUE_FANOUT_CONCURRENCY   concurrent posts of one publish (default 16)
 //	MONOLOGUE_MAX_SUBSCRIPTIONS    channels one connection may join; costs one more
 //	                               Query per subscribe (default 0: no limit)
+//	MONOLOGUE_MAX_NAMES            names one connection may hold (default 64)
 //	AWS_ENDPOINT_URL_DYNAMODB      DynamoDB endpoint override (DynamoDB Local)
 //	AWS_LAMBDA_LOG_LEVEL           DEBUG, INFO (default), WARN or ERROR
 //
@@ -62,6 +63,9 @@ func build(logger *slog.Logger) (*awslambda.Dispatch, error) {
 		return nil, err
 	}
 	if cfg.MaxPerConnection, err = intEnv("MONOLOGUE_MAX_SUBSCRIPTIONS"); err != nil {
+		return nil, err
+	}
+	if cfg.MaxNamesPerConnection, err = intEnv("MONOLOGUE_MAX_NAMES"); err != nil {
 		return nil, err
 	}
 	cfg.AWS = awsConfig()

@@ -1,7 +1,7 @@
 locals {
   # Every WebSocket route the relay serves. Keep in step with the relay package, with
   # deploy/sam/template.yaml and with relayRoutes in deploy/deploy_test.go.
-  websocket_routes = ["$connect", "$disconnect", "$default", "loopback", "sendmessage", "send", "subscribe", "unsubscribe", "publish"]
+  websocket_routes = ["$connect", "$disconnect", "$default", "loopback", "sendmessage", "send", "subscribe", "unsubscribe", "publish", "claim", "release", "presence"]
 
   lambda_zip          = coalesce(var.lambda_zip, "${path.module}/../../build/bootstrap.zip")
   management_endpoint = "${replace(aws_apigatewayv2_api.websocket.api_endpoint, "wss://", "https://")}/${var.stage}"

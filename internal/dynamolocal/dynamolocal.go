@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -212,13 +213,24 @@ func hash(s string) uint64 {
 	return h
 }
 
+// freePort picks a port DynamoDB Local can bind: it takes no port 0, so
+// one is chosen here, below Linux's ephemeral range (32768 and up), where
+// the closed connections of a busy test run (thousands in TIME_WAIT) keep
+// ports the JVM's bind refuses; and it checks the port on every address,
+// as the JVM binds it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
+	var lastErr error
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("pick a free port: %w", lastErr)
 }
 
 // launch starts DynamoDB Local from dir and waits until it answers ListTables.

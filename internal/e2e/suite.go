@@ -126,6 +126,7 @@ func protocolTests() []test {
 	var all []test
 	all = append(all, messagingTests...)
 	all = append(all, channelTests...)
+	all = append(all, nameTests...)
 	all = append(all, errorTests...)
 	all = append(all, limitTests...)
 	all = append(all, handshakeTests...)

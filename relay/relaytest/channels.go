@@ -67,8 +67,16 @@ func TestChannels(t *testing.T, newStore func(t *testing.T) relay.Channels) {
 		must(t, s.Subscribe(ctx, a, "c1"))
 		must(t, s.Subscribe(ctx, b, "c1"))
 		must(t, s.Subscribe(ctx, b, "c2"))
-		must(t, s.DropConnection(ctx, "c1"))
-		must(t, s.DropConnection(ctx, "unknown"))
+		left, err := s.DropConnection(ctx, "c1")
+		must(t, err)
+		if slices.Sort(left); !slices.Equal(left, []string{a, b}) {
+			t.Fatalf("DropConnection(c1) left %v, want [%s %s]", left, a, b)
+		}
+		left, err = s.DropConnection(ctx, "unknown")
+		must(t, err)
+		if len(left) != 0 {
+			t.Fatalf("DropConnection(unknown) left %v, want none", left)
+		}
 		if got := members(t, s, a); len(got) != 0 {
 			t.Fatalf("members of a = %v, want none", got)
 		}
