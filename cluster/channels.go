@@ -28,9 +28,9 @@ import (
 // joined and left events), so that when a node dies it can tell its
 // watchers that the dead node's members left.
 type Channels struct {
-	node  *Node
-	kind  string // "c." or "w."
-	mem   *channels.Memory
+	node *Node
+	kind string // "c." or "w."
+	mem  *channels.Memory
 
 	mu      sync.Mutex
 	subs    map[string]*nats.Subscription // channel -> interest
