@@ -47,7 +47,13 @@ func TestSmoke(t *testing.T) {
 			}
 			for i, r := range results {
 				t.Logf("%s", summary(r))
-				if r.Error != "" || r.Errors != 0 || r.Ops != want[i] {
+				// A peer's fan-out is at most once (core NATS drops for a
+				// slow consumer, as a loaded machine can make it): a
+				// message short is the peer's behaviour, not a harness
+				// fault. monologue's count must be exact.
+				short := want[i] - r.Ops
+				lossy := peer != "monologue" && r.Spec.Scenario == "fanout" && short*100 <= want[i]
+				if r.Error != "" || r.Errors != 0 || (r.Ops != want[i] && !lossy) {
 					t.Errorf("%s on %s: ops %d (want %d), errors %d %q, run error %q",
 						r.Spec, peer, r.Ops, want[i], r.Errors, r.ErrorSamples, r.Error)
 				}
