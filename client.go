@@ -41,7 +41,8 @@ type Client struct {
 	slots      chan struct{}                       // one per running handler
 
 	subscriptionsMu sync.Mutex
-	subscriptions   map[string]struct{} // channels to subscribe again on reconnection
+	subscriptions   map[string]bool // channels to subscribe again on reconnection -> with presence
+	names           map[string]bool // names to claim again on reconnection -> exclusively
 
 	events  chan event // for the OnMessage goroutine
 	dropped atomic.Uint64
@@ -83,7 +84,8 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 		closed:        make(chan struct{}),
 		pending:       make(map[uint64]pendingOp),
 		slots:         make(chan struct{}, o.MaxConcurrentHandlers),
-		subscriptions: make(map[string]struct{}),
+		subscriptions: make(map[string]bool),
+		names:         make(map[string]bool),
 		events:        make(chan event, o.MessageBuffer),
 	}
 	c.handlers.Store(&map[string]*handler{})
@@ -97,6 +99,16 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 	c.supervisor.Add(1)
 	go c.supervise(cn)
 	go c.dispatchEvents()
+	if o.Name != "" {
+		var options []ClaimOption
+		if o.NameExclusive {
+			options = append(options, Exclusive())
+		}
+		if err := c.Claim(ctx, o.Name, options...); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -215,19 +227,31 @@ func (c *Client) reconnect() *connection {
 	}
 }
 
-// resubscribe subscribes the new connection to the channels of the old one.
+// resubscribe subscribes the new connection to the channels of the old one
+// (with presence events where they had them) and claims its names again.
 func (c *Client) resubscribe(cn *connection) {
 	c.subscriptionsMu.Lock()
-	channels := make([]string, 0, len(c.subscriptions))
-	for channel := range c.subscriptions {
-		channels = append(channels, channel)
+	channels := make(map[string]bool, len(c.subscriptions))
+	for channel, presence := range c.subscriptions {
+		channels[channel] = presence
+	}
+	names := make(map[string]bool, len(c.names))
+	for name, exclusive := range c.names {
+		names[name] = exclusive
 	}
 	c.subscriptionsMu.Unlock()
 	var wg sync.WaitGroup
-	for _, channel := range channels {
+	for channel, presence := range channels {
 		wg.Go(func() {
-			if err := c.subscription(c.ctx, cn, "subscribe", channel); err != nil {
+			if err := c.subscription(c.ctx, cn, "subscribe", channel, presence); err != nil {
 				c.log.Error("monologue: subscribe again after reconnecting", "channel", channel, "error", err)
+			}
+		})
+	}
+	for name, exclusive := range names {
+		wg.Go(func() {
+			if err := c.claim(c.ctx, cn, name, exclusive); err != nil {
+				c.log.Error("monologue: claim again after reconnecting", "name", name, "error", err)
 			}
 		})
 	}
@@ -276,11 +300,12 @@ func (c *Client) removePending(id uint64) bool {
 // complete hands r to the operation waiting for id, if any. from is the
 // peer that sent r, or "" for the gateway: an RPC reply (from a peer)
 // answers only a call made to that peer, since any peer can send a reply
-// with a guessed token.
+// with a guessed token; a call to a name ("@name") takes the reply of
+// whichever holder answers.
 func (c *Client) complete(id uint64, from string, r reply) bool {
 	c.pendingMu.Lock()
 	op, ok := c.pending[id]
-	ok = ok && (from == "" || from == op.peer)
+	ok = ok && (from == "" || from == op.peer || (isName(op.peer) && from != ""))
 	if ok {
 		delete(c.pending, id)
 	}

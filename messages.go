@@ -24,6 +24,9 @@ type Message struct {
 	// Payload is the payload exactly as the sender encoded it; nil when it
 	// sent none. It belongs to the receiver.
 	Payload json.RawMessage
+	// Via is the name ("@name") the sender addressed the message to, when
+	// it reached this client as a holder of that name; "" otherwise.
+	Via string
 }
 
 // Bind decodes the payload into v, as json.Unmarshal does.
@@ -90,19 +93,24 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // Subscribe joins channel: the client receives what other peers publish to
-// it in Options.OnMessage. It waits for the gateway's confirmation (for
+// it in Options.OnMessage (and, WithPresence, who joins and leaves it in
+// Options.OnPresence). It waits for the gateway's confirmation (for
 // Options.CallTimeout at most, unless ctx ends earlier). With
 // Options.Reconnect, the channel is subscribed again after a reconnection.
-func (c *Client) Subscribe(ctx context.Context, channel string) error {
+func (c *Client) Subscribe(ctx context.Context, channel string, options ...SubscribeOption) error {
+	var o subscribeOptions
+	for _, opt := range options {
+		opt(&o)
+	}
 	cn, err := c.current()
 	if err == nil {
-		err = c.subscription(ctx, cn, "subscribe", channel)
+		err = c.subscription(ctx, cn, "subscribe", channel, o.presence)
 	}
 	if err != nil {
 		return wrap("subscribe to "+strconv.Quote(channel), err)
 	}
 	c.subscriptionsMu.Lock()
-	c.subscriptions[channel] = struct{}{}
+	c.subscriptions[channel] = o.presence
 	c.subscriptionsMu.Unlock()
 	return nil
 }
@@ -114,14 +122,14 @@ func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
 	c.subscriptionsMu.Unlock()
 	cn, err := c.current()
 	if err == nil {
-		err = c.subscription(ctx, cn, "unsubscribe", channel)
+		err = c.subscription(ctx, cn, "unsubscribe", channel, false)
 	}
 	return wrap("unsubscribe from "+strconv.Quote(channel), err)
 }
 
 // subscription sends a subscribe or unsubscribe frame with an id and waits
 // for the reply that echoes it.
-func (c *Client) subscription(ctx context.Context, cn *connection, action, channel string) error {
+func (c *Client) subscription(ctx context.Context, cn *connection, action, channel string, presence bool) error {
 	if err := checkChannel(channel); err != nil {
 		return err
 	}
@@ -131,6 +139,9 @@ func (c *Client) subscription(ctx context.Context, cn *connection, action, chann
 	b = wire.AppendString(b, action)
 	b = append(b, `,"channel":`...)
 	b = wire.AppendString(b, channel)
+	if presence {
+		b = append(b, `,"presence":true`...)
+	}
 	b = append(b, `,"id":`...)
 	b = strconv.AppendUint(b, id, 10)
 	return c.roundTrip(ctx, cn, id, append(b, '}'))
@@ -138,19 +149,27 @@ func (c *Client) subscription(ctx context.Context, cn *connection, action, chann
 
 // roundTrip sends frame and waits for the reply that echoes id.
 func (c *Client) roundTrip(ctx context.Context, cn *connection, id uint64, frame []byte) error {
+	_, err := c.roundTripResult(ctx, cn, id, frame)
+	return err
+}
+
+// roundTripResult sends frame and returns the reply that echoes id: the
+// whole reply frame, when the gateway answers with one that carries a
+// result (presence).
+func (c *Client) roundTripResult(ctx context.Context, cn *connection, id uint64, frame []byte) ([]byte, error) {
 	ch := replyChannels.Get().(chan reply)
 	c.addPending(id, "", ch)
 	if err := cn.writer.write(ctx, ws.OpText, frame); err != nil {
 		if c.removePending(id) {
 			replyChannels.Put(ch)
 		}
-		return err
+		return nil, err
 	}
 	r, err := c.await(ctx, id, ch)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return r.err
+	return r.ret, r.err
 }
 
 func checkChannel(channel string) error {
@@ -186,9 +205,19 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		c.gatewayError(cn, f)
 	case f.action != nil:
 		switch string(f.action) {
-		case `"subscribed"`, `"unsubscribed"`:
+		case `"subscribed"`, `"unsubscribed"`, `"claimed"`:
 			if id, ok := parseToken(f.id); ok {
 				c.complete(id, "", reply{})
+			}
+		case `"released"`:
+			if id, ok := parseToken(f.id); ok {
+				c.complete(id, "", reply{})
+			} else {
+				c.nameLost(jsonString(f.name))
+			}
+		case `"presence"`:
+			if id, ok := parseToken(f.id); ok {
+				c.complete(id, "", reply{ret: clone(data)})
 			}
 		default:
 			c.log.Debug("monologue: ignored a frame", "frame", string(data))
@@ -199,6 +228,8 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 			return
 		}
 		c.log.Debug("monologue: ignored a frame", "frame", string(data))
+	case f.channel != nil && (f.joined != nil || f.left != nil):
+		c.presenceEvent(PresenceEvent{Channel: jsonString(f.channel), Joined: f.joined != nil, ID: jsonString(f.joined) + jsonString(f.left)})
 	case f.channel != nil:
 		c.deliver(Message{From: jsonString(f.from), Channel: jsonString(f.channel), Payload: clone(f.payload)})
 	case f.from != nil:
@@ -206,7 +237,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 			c.handleRPC(cn, f.from, env)
 			return
 		}
-		c.deliver(Message{From: cn.peerID(f.from), Payload: clone(f.payload)})
+		c.deliver(Message{From: cn.peerID(f.from), Payload: clone(f.payload), Via: jsonString(f.via)})
 	default:
 		c.log.Debug("monologue: ignored a frame", "frame", string(data))
 	}
@@ -238,11 +269,23 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-// event is what the OnMessage goroutine delivers: a message, or a
-// reconnection.
+// event is what the OnMessage goroutine delivers: a message, a
+// reconnection, a presence event or a lost name.
 type event struct {
 	message     Message
 	reconnected string // the new ID, for OnReconnect
+	presence    *PresenceEvent
+	lostName    string
+}
+
+// queueEvent queues e for the events goroutine, dropping it (counted) when
+// the queue is full, as deliver does messages.
+func (c *Client) queueEvent(e event) {
+	select {
+	case c.events <- e:
+	default:
+		c.dropped.Add(1)
+	}
 }
 
 // deliver queues m for OnMessage, dropping it when the queue is full.
@@ -267,9 +310,14 @@ func (c *Client) dispatchEvents() {
 		case <-c.closed:
 			return
 		case e := <-c.events:
-			if e.reconnected != "" {
+			switch {
+			case e.reconnected != "":
 				c.opts.OnReconnect(e.reconnected)
-			} else {
+			case e.presence != nil:
+				c.opts.OnPresence(*e.presence)
+			case e.lostName != "":
+				c.opts.OnNameLost(e.lostName)
+			default:
 				c.opts.OnMessage(e.message)
 			}
 		}

@@ -87,6 +87,24 @@ type Options struct {
 	// ErrDisconnected; Close must still be called.
 	Reconnect bool
 
+	// Name, when not empty, is claimed right after dialing (Dial fails if
+	// the claim does), exclusively when NameExclusive is set, and claimed
+	// again after each reconnection: peers reach this client at "@"+Name
+	// whatever its connection ID.
+	Name          string
+	NameExclusive bool
+
+	// OnPresence, when not nil, receives the joined and left events of the
+	// channels subscribed WithPresence. It runs on the goroutine that calls
+	// OnMessage.
+	OnPresence func(PresenceEvent)
+
+	// OnNameLost, when not nil, is told when another connection took one
+	// of this client's names with an exclusive claim; the name is then not
+	// claimed again on reconnection. It runs on the goroutine that calls
+	// OnMessage. Nil: the loss is logged at level Info.
+	OnNameLost func(name string)
+
 	// OnReconnect, when not nil, is called with the new connection ID after
 	// each successful reconnection, once the channels are subscribed again.
 	// It runs on the goroutine that calls OnMessage.

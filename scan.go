@@ -23,6 +23,7 @@ type serverFrame struct {
 	message                   []byte // the reply to a send frame
 	id                        []byte
 	errorObject               []byte // the value of "error", an object
+	name, via, joined, left   []byte // names and presence
 }
 
 func parseServerFrame(data []byte) (serverFrame, error) {
@@ -46,6 +47,14 @@ func parseServerFrame(data []byte) (serverFrame, error) {
 			f.message = value
 		case `"error"`:
 			f.errorObject = value
+		case `"name"`:
+			f.name = value
+		case `"via"`:
+			f.via = value
+		case `"joined"`:
+			f.joined = value
+		case `"left"`:
+			f.left = value
 		}
 	}
 	return f, fields.Err()

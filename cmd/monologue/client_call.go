@@ -12,7 +12,7 @@ import (
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	defer trimPrefix(&err)
 	fs, cf := newClientFlagSet("call", "ID METHOD [ARG…]",
-		"Call METHOD on the peer with connection ID ID and print the result as JSON.\n"+
+		"Call METHOD on the peer with connection ID ID (or on one holder of @NAME) and\nprint the result as JSON.\n"+
 			"Each ARG is read as JSON, or else as a string: 42 and true are a number and a\n"+
 			"boolean, '\"42\"' is a string, hello is the string \"hello\".", stderr)
 	rest, err := parseArgs(fs, args, 2, -1)

@@ -14,7 +14,7 @@ import (
 //
 // Lines:
 //
-//	ID                                          first line, plain text
+//	ID                                          first line, plain text (with --name, claimed already)
 //	{"from":ID,"payload":P}                     a direct message
 //	{"from":ID,"method":M,"args":[…]}           a call (echo is answered; others get not_found)
 //	{"reconnected":ID}                          the gateway closed the connection; new ID
@@ -22,8 +22,11 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	defer trimPrefix(&err)
 	fs, cf := newClientFlagSet("listen", "",
 		"Print own connection ID, then every incoming message and call as one JSON line.\n"+
+			"With --name, peers reach it at @NAME too.\n"+
 			"Answers the method echo: with one argument it returns that argument, with\n"+
 			"several the array of them, with none null. Runs until interrupted.", stderr)
+	name := fs.String("name", "", "claim this name, so that peers reach this listener at @NAME (several listeners with one name share its calls)")
+	exclusive := fs.Bool("exclusive", false, "claim --name exclusively: take it from every other holder")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -40,7 +43,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 		}{req.From, req.Method, args})
 	}
 	c, err := cf.dial(ctx, monologue.Options{
-		Reconnect: true,
+		Name:          *name,
+		NameExclusive: *exclusive,
+		Reconnect:     true,
 		OnReconnect: func(id string) {
 			out.write(map[string]string{"reconnected": id})
 		},

@@ -236,3 +236,29 @@ func TestClientConfigFromEnvironment(t *testing.T) {
 		t.Errorf("call with configuration from the environment: %q, %v (%s)", stdout, err, stderr)
 	}
 }
+
+// TestListenByName: a listener with --name is called, and counted by
+// presence, by its name alone.
+func TestListenByName(t *testing.T) {
+	flags := startCLIGateway(t)
+	listen := runBackground(t, runListen, append(append([]string{}, flags...), "--name", "machine-1"))
+	id := readLine(t, listen.stdout, "the ID")
+	with := func(args ...string) []string { return append(append([]string{}, flags...), args...) }
+	stdout, stderr, err := runOnce(runCall, with("@machine-1", "echo", "hi")...)
+	if err != nil || strings.TrimSpace(stdout) != `"hi"` {
+		t.Fatalf("call @machine-1 echo hi: %q, %v (stderr %s)", stdout, err, stderr)
+	}
+	if line := readLine(t, listen.stdout, "the call line"); !matchLine(line, `{"from":"*","method":"echo","args":["hi"]}`) {
+		t.Errorf("listen printed %s", line)
+	}
+	stdout, stderr, err = runOnce(runPresence, with("@machine-1")...)
+	if err != nil || strings.TrimSpace(stdout) != `{"count":1,"members":["`+id+`"]}` {
+		t.Fatalf("presence @machine-1: %q, %v (stderr %s)", stdout, err, stderr)
+	}
+	if err := listen.stop(); err != nil {
+		t.Errorf("listen returned %v", err)
+	}
+	if _, _, err := runOnce(runCall, with("@machine-1", "echo")...); !errors.Is(err, monologue.ErrGone) {
+		t.Errorf("call after listen stopped: %v, want ErrGone", err)
+	}
+}

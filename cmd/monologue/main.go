@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"send":      {"send a direct message: send ID PAYLOAD", runSend},
 		"publish":   {"publish to a channel: publish CHANNEL PAYLOAD", runPublish},
 		"subscribe": {"print a channel's messages as JSON lines: subscribe CHANNEL", runSubscribe},
+		"presence":  {"print who is in a channel or holds a name: presence CHANNEL|@NAME", runPresence},
 	}
 }
 
