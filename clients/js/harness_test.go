@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,13 +63,17 @@ var (
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	node := requireTool(t, "node")
-	npm := requireTool(t, "npm")
+	requireTool(t, "node")
+	requireTool(t, "npm")
 	dir, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	buildOnce.Do(func() { buildErr = build(node, npm, dir) })
+	buildOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		buildErr = Prepare(ctx, dir)
+	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
@@ -116,76 +117,6 @@ func (h *harness) node(t *testing.T, files ...string) {
 			strings.Join(files, " "), took, err, out, tail(h.logs.String(), 20000))
 	}
 	t.Logf("node --test %s passed in %v:\n%s", strings.Join(files, " "), took, out)
-}
-
-// build installs the pinned npm packages when node_modules does not match
-// package-lock.json, builds the client (dist/) and its tests (build/), and
-// copies the models of the original client next to the tests, where they
-// find the same ws package. A lock keeps test processes from doing it at
-// the same time.
-func build(node, npm, dir string) error {
-	unlock, err := lock(dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	lockFile, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(lockFile)
-	stamp := filepath.Join(dir, "node_modules", ".monologue-lock-sha256")
-	if got, _ := os.ReadFile(stamp); string(got) != hex.EncodeToString(sum[:]) {
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1", "PUPPETEER_SKIP_DOWNLOAD=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-		if err := os.WriteFile(stamp, []byte(hex.EncodeToString(sum[:])), 0o644); err != nil {
-			return err
-		}
-	}
-	tsc := filepath.Join(dir, "node_modules", "typescript", "bin", "tsc")
-	for _, project := range []string{"tsconfig.json", "tsconfig.test.json"} {
-		cmd := exec.CommandContext(ctx, node, tsc, "-p", project)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("tsc -p %s: %v\n%s", project, err, out)
-		}
-	}
-	compat := filepath.Join(dir, "build", "compat")
-	if err := os.MkdirAll(compat, 0o755); err != nil {
-		return err
-	}
-	for _, name := range []string{"original-v2.mjs", "original-support.mjs"} {
-		b, err := os.ReadFile(filepath.Join(dir, "..", "..", "compat", "js", name))
-		if err != nil {
-			return fmt.Errorf("the models of the original client: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(compat, name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// lock takes an exclusive lock on dir's installation and build.
-func lock(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, ".npm-install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 // requireTool finds name on PATH or fails the test: node and npm are
