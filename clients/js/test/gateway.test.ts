@@ -91,7 +91,7 @@ describe('calls', () => {
     assert.equal(err.peer, server.id);
     assert.equal(err.method, 'no-such-method');
     assert.match(err.message, /no handler for method "no-such-method"/);
-    assert.ok(Date.now() - t0 < 1000);
+    assert.ok(Date.now() - t0 < 1500, 'not after the 2 s timeout');
   });
 
   it('a handler that throws is HandlerError with its message; one that throws NotFoundError is not_found', async () => {
@@ -102,14 +102,14 @@ describe('calls', () => {
   it('a peer that is not connected is GoneError, at once', async () => {
     const t0 = Date.now();
     await assert.rejects(client.call('AAAAAAAAAAAAAAAAAAAAAA==', 'x'), GoneError);
-    assert.ok(Date.now() - t0 < 1000);
+    assert.ok(Date.now() - t0 < 1500, 'not after the 2 s timeout');
   });
 
   it('no answer within the timeout is TimeoutError; callWith sets its own', async () => {
     const t0 = Date.now();
     await assert.rejects(client.callWith({ timeout: 200 }, server.id, 'slow', 1000), TimeoutError);
     const took = Date.now() - t0;
-    assert.ok(took >= 190 && took < 900, `${took} ms`);
+    assert.ok(took >= 190 && took < 1900, `${took} ms`);
     assert.equal(await client.callWith({ timeout: 2000 }, server.id, 'slow', 10), 'late');
   });
 
@@ -132,10 +132,16 @@ describe('calls', () => {
 
   it('past maxConcurrentHandlers a request is answered RateLimitedError', async () => {
     const busy = await connect({ maxConcurrentHandlers: 1 });
-    busy.handle('slow', (ms: number) => sleep(ms));
-    const first = client.call(busy.id, 'slow', 300);
-    await sleep(50);
-    await assert.rejects(client.call(busy.id, 'slow', 1), RateLimitedError);
+    let started = false;
+    let release = () => {};
+    busy.handle('hold', () => {
+      started = true;
+      return new Promise<void>((r) => (release = r));
+    });
+    const first = client.call(busy.id, 'hold');
+    await waitFor('the first handler to start', () => started);
+    await assert.rejects(client.call(busy.id, 'hold'), RateLimitedError);
+    release();
     await first;
   });
 
