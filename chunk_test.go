@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,16 +22,19 @@ import (
 // bigString is n bytes of text that JSON does not escape, and that changes
 // along its length so that misplaced chunks show.
 func bigString(n int) string {
-	var b strings.Builder
-	b.Grow(n + 16)
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%08d.", i)
+	b := make([]byte, 0, n+16)
+	for i := 0; len(b) < n; i++ {
+		start := len(b)
+		b = append(b, "00000000"...)
+		digits := strconv.AppendInt(nil, int64(i), 10)
+		copy(b[start+max(0, 8-len(digits)):], digits)
+		b = append(b, '.')
 	}
-	return b.String()[:n]
+	return string(b[:n])
 }
 
 // A payload over the gateway's limit (128 KiB) goes through in parts: a
-// 4 MiB argument and the same 4 MiB result, a result alone, a message,
+// 2 MiB argument and the same 2 MiB result, a result alone, a message,
 // and several transfers at once.
 func TestChunkedTransfers(t *testing.T) {
 	gw := startGateway(t, gateway.Options{})
@@ -48,16 +51,16 @@ func TestChunkedTransfers(t *testing.T) {
 	}))
 	ctx := context.Background()
 
-	big := bigString(4 << 20)
+	big := bigString(2 << 20)
 	start := time.Now()
 	var got string
 	if err := client.Call(ctx, server.ID(), "echo", []any{big}, &got); err != nil {
-		t.Fatalf("4 MiB echo: %v", err)
+		t.Fatalf("2 MiB echo: %v", err)
 	}
 	if got != big {
-		t.Fatalf("4 MiB echo: got %d bytes, not what was sent", len(got))
+		t.Fatalf("2 MiB echo: got %d bytes, not what was sent", len(got))
 	}
-	t.Logf("4 MiB argument and result through a 128 KiB gateway in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("2 MiB argument and result through a 128 KiB gateway in %v", time.Since(start).Round(time.Millisecond))
 
 	if err := client.Call(ctx, server.ID(), "make", []any{1 << 20}, &got); err != nil || got != bigString(1<<20) {
 		t.Fatalf("1 MiB result: %d bytes, %v", len(got), err)
@@ -155,6 +158,25 @@ func TestChunkingRefused(t *testing.T) {
 			t.Fatalf("first frame %+v, want the offer", open)
 		}
 		peer.none(t, 200*time.Millisecond)
+	})
+
+	t.Run("stalled receiver", func(t *testing.T) {
+		peer := dialChunkPeer(t, gw)
+		errs := make(chan error, 1)
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		go func() { errs <- client.Send(cctx, peer.id, big) }()
+		open := peer.next(t)
+		peer.send(t, client.ID(), fmt.Sprintf(`{"type":"ACK","data":{"token":%s,"ret":{"window":1}}}`, open.Payload.Data.Token))
+		if f := peer.next(t); f.Payload.Type != "CHUNK" {
+			t.Fatalf("got %+v, want the first chunk", f)
+		}
+		if err := receive(t, errs, "Send to fail"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%v, want DeadlineExceeded", err)
+		}
+		if f := peer.next(t); f.Payload.Type != "CHUNK_CANCEL" || string(f.Payload.Data.Token) != string(open.Payload.Data.Token) {
+			t.Fatalf("got %+v, want CHUNK_CANCEL", f)
+		}
 	})
 
 	if err := client.Handle("$chunked", echoArgs); err == nil {

@@ -9,7 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -79,12 +79,15 @@ func startPeer(t *testing.T, endpoint, key string) *goPeer {
 // bigString is n bytes of text that changes along its length; the node
 // tests build the same (test/helpers.ts).
 func bigString(n int) string {
-	var b strings.Builder
-	b.Grow(n + 16)
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "%08d.", i)
+	b := make([]byte, 0, n+16)
+	for i := 0; len(b) < n; i++ {
+		start := len(b)
+		b = append(b, "00000000"...)
+		digits := strconv.AppendInt(nil, int64(i), 10)
+		copy(b[start+max(0, 8-len(digits)):], digits)
+		b = append(b, '.')
 	}
-	return b.String()[:n]
+	return string(b[:n])
 }
 
 // controlError is how the control server reports the error of an operation.

@@ -83,7 +83,7 @@ describe('in Chromium', () => {
   it('channels', () => run('channels'));
   it('500 concurrent calls', () => run('concurrentCalls'));
   it('calls the Go client, 1 MiB in parts both ways', () => run('goPeer'));
-  it('4 MiB in parts between two clients', () => run('chunked'));
+  it('2 MiB in parts between two clients', () => run('chunked'));
   it('reconnects after the gateway drops the connection', async () => {
     const id = await run('reconnectStart');
     await deleteConnection(id);

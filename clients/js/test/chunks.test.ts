@@ -24,11 +24,11 @@ describe('chunked messages between TypeScript clients', () => {
     server.on('message', (m) => messages.push(m));
   });
 
-  it('a 10 MiB argument and the same result', async () => {
-    const big = bigString(10 << 20);
+  it('a 3 MiB argument and the same result (10 MiB: interop.test.ts, with the Go client)', async () => {
+    const big = bigString(3 << 20);
     const t0 = Date.now();
     const back = await client.call(server.id, 'echo', big);
-    console.log(`10 MiB there and back in ${Date.now() - t0} ms`);
+    console.log(`3 MiB there and back in ${Date.now() - t0} ms`);
     assert.equal(back.length, big.length);
     assert.ok(back === big);
   });

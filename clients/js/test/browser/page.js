@@ -135,9 +135,9 @@ window.scenarios = {
   },
 
   async chunked() {
-    const big = bigString(4 << 20);
+    const big = bigString(2 << 20);
     const back = await b.call(a.id, 'echo', big);
-    assert(back[0] === big, '4 MiB between two clients of the page, in parts');
+    assert(back[0] === big, '2 MiB between two clients of the page, in parts');
   },
 
   async reconnectStart() {
