@@ -24,6 +24,17 @@ const WINDOW_BYTES = 512 << 10;
 /** Room in each chunk frame for the difference between the frame sent and the frame delivered. */
 const HEADROOM = 256;
 
+/**
+ * Whether a reply from the connection from answers an operation addressed to
+ * target. Every check of who answered goes through here: today a target is
+ * a connection ID, so only that connection answers (any peer could send a
+ * reply with a guessed token); a target that the gateway resolves to a
+ * connection, such as a name, would be matched here.
+ */
+export function repliesFor(target: string, from: string): boolean {
+  return target === from;
+}
+
 /** The payload types of chunking frames. */
 export const CHUNK_TYPES = new Set(['CHUNK', 'CHUNK_ACK', 'CHUNK_ERR', 'CHUNK_CANCEL']);
 
@@ -215,7 +226,7 @@ export class Transfers<C extends TransferConnection> {
       case 'CHUNK_ACK': {
         const out = this.#outgoing.get(Number(token));
         const received = data.received;
-        if (out && out.peer === from && typeof received === 'number' && received > out.received) {
+        if (out && repliesFor(out.peer, from) && typeof received === 'number' && received > out.received) {
           out.received = received;
           out.wake?.();
         }
@@ -254,7 +265,7 @@ export class Transfers<C extends TransferConnection> {
 
   #end(stream: number, from: string | undefined, err: MonologueError): boolean {
     const out = this.#outgoing.get(stream);
-    if (!out || (from !== undefined && out.peer !== from)) return false;
+    if (!out || (from !== undefined && !repliesFor(out.peer, from))) return false;
     out.error ??= err;
     out.ended = true;
     out.wake?.();

@@ -1,7 +1,7 @@
 // The client: one connection to the gateway, the RPC convention of
 // wire/PROTOCOL.md on top of it, channels, reconnection.
 
-import { CHUNK_METHOD, CHUNK_TYPES, Transfers, type TransferConnection } from './chunks.js';
+import { CHUNK_METHOD, CHUNK_TYPES, Transfers, repliesFor, type TransferConnection } from './chunks.js';
 import { fitsIn, utf8Length } from './codec.js';
 import { Emitter } from './emitter.js';
 import {
@@ -483,7 +483,7 @@ export class Monologue extends Emitter<MonologueEvents> {
   /** Settles the operation key; from is the peer that answered, undefined for the gateway or the client itself. */
   #settle(key: string, from: string | undefined, outcome: { value?: unknown; error?: MonologueError }): boolean {
     const p = this.#pending.get(key);
-    if (!p || (from !== undefined && from !== p.peer)) return false;
+    if (!p || (from !== undefined && !repliesFor(p.peer, from))) return false;
     this.#pending.delete(key);
     if (outcome.error) p.reject(outcome.error);
     else p.resolve(outcome.value);
