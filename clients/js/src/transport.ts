@@ -176,8 +176,8 @@ export async function openSocket(opts: OpenOptions, handlers: SocketHandlers): P
         // On Node, the frames sent during one turn of the event loop leave in
         // one write: the ws package writes each frame by itself, so its TCP
         // socket is corked until the turn's check phase (setImmediate). With
-        // 64 calls in flight this takes a caller and a callee in one process
-        // from about 35,000 to 60,000 calls/s.
+        // 64 calls in flight this takes a caller and a callee in one Node
+        // process from about 35,000 to 60,000 calls/s (BENCHMARKS.md).
         const tcp = nodeWS ? (ws as { _socket?: { cork?: () => void; uncork?: () => void } })._socket : undefined;
         const later = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
         const batching = typeof tcp?.cork === 'function' && typeof tcp?.uncork === 'function' && typeof later === 'function';
