@@ -40,6 +40,8 @@ type Client struct {
 	handlers   atomic.Pointer[map[string]*handler] // copy on write
 	slots      chan struct{}                       // one per running handler
 
+	chunks chunkState // chunked transfers, both ways
+
 	subscriptionsMu sync.Mutex
 	subscriptions   map[string]bool // channels to subscribe again on reconnection -> with presence
 	names           map[string]bool // names to claim again on reconnection -> exclusively

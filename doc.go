@@ -31,6 +31,13 @@
 // {"type":"ACK","data":{"token":T,"ret":V}} or
 // {"type":"ERR","data":{"token":T,"error":{"code":C,"message":M}}}.
 //
+// A payload over Options.MaxSendSize — a call's arguments or result, a Send
+// — is sent in parts to a peer that accepts them, and put back together on
+// the other side (the Chunking section of wire/PROTOCOL.md); a peer that
+// does not speak chunking makes the operation fail with
+// [ErrChunkingUnsupported]. Options.ChunkBudget and Options.ChunkTimeout
+// bound what a client holds for incomplete incoming messages.
+//
 // A Client has one goroutine reading its connection and one writing it; the
 // writer sends what several goroutines queued in one write. Handlers run in
 // goroutines of their own.

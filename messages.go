@@ -42,8 +42,13 @@ func (m Message) Bind(v any) error {
 // through unchanged; nil sends no payload). Send does not wait for the
 // peer: it fails only when the message cannot be queued; the gateway's
 // errors about it (a gone peer, for instance) are logged.
+//
+// A payload over Options.MaxSendSize is sent in parts (see
+// Options.ChunkBudget): Send then returns once the peer has acknowledged
+// every part, and fails with an error matching ErrChunkingUnsupported when
+// the peer does not accept chunked messages.
 func (c *Client) Send(ctx context.Context, to string, payload any) error {
-	return c.fireAndForget(ctx, "send to "+to, `{"action":"sendmessage","to":`, to, payload)
+	return c.fireAndForget(ctx, "send to "+to, `{"action":"sendmessage","to":`, to, payload, true)
 }
 
 // Publish sends payload to every other subscriber of channel. Like Send, it
@@ -52,10 +57,12 @@ func (c *Client) Publish(ctx context.Context, channel string, payload any) error
 	if err := checkChannel(channel); err != nil {
 		return wrap("publish to "+strconv.Quote(channel), err)
 	}
-	return c.fireAndForget(ctx, "publish to "+strconv.Quote(channel), `{"action":"publish","channel":`, channel, payload)
+	return c.fireAndForget(ctx, "publish to "+strconv.Quote(channel), `{"action":"publish","channel":`, channel, payload, false)
 }
 
-func (c *Client) fireAndForget(ctx context.Context, op, prefix, target string, payload any) error {
+// fireAndForget sends prefix, target and payload as a frame; one over
+// Options.MaxSendSize is sent chunked when chunkable (a direct message).
+func (c *Client) fireAndForget(ctx context.Context, op, prefix, target string, payload any, chunkable bool) error {
 	cn, err := c.current()
 	if err != nil {
 		return wrap(op, err)
@@ -63,8 +70,10 @@ func (c *Client) fireAndForget(ctx context.Context, op, prefix, target string, p
 	buffer := buffers.Get().(*[]byte)
 	b := append((*buffer)[:0], prefix...)
 	b = wire.AppendString(b, target)
+	start := 0 // of the payload; 0: none
 	if payload != nil {
 		b = append(b, `,"payload":`...)
+		start = len(b)
 		if b, err = appendValue(b, payload); err != nil {
 			putBuffer(buffer, b)
 			return wrap(op, fmt.Errorf("encode the payload: %w", err))
@@ -73,6 +82,8 @@ func (c *Client) fireAndForget(ctx context.Context, op, prefix, target string, p
 	b = append(b, '}')
 	if err = c.checkSize(b, "frame"); err == nil {
 		err = cn.writer.write(ctx, ws.OpText, b)
+	} else if chunkable && start > 0 && c.chunking() {
+		err = c.sendChunked(ctx, cn, target, b[start:len(b)-1])
 	}
 	putBuffer(buffer, b)
 	return wrap(op, err)
@@ -248,7 +259,7 @@ func (c *Client) gatewayError(cn *connection, f serverFrame) {
 	code, message := parseErrorObject(f.errorObject)
 	err := &wire.Error{Code: wire.Code(code), Message: message}
 	if f.id != nil {
-		if id, ok := parseToken(f.id); ok && c.complete(id, "", reply{err: err}) {
+		if id, ok := parseToken(f.id); ok && (c.complete(id, "", reply{err: err}) || c.chunkFrameError(id, err)) {
 			return
 		}
 	}

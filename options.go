@@ -127,16 +127,36 @@ type Options struct {
 
 	// MaxSendSize bounds an outgoing frame, envelope included. The gateway
 	// closes the connection (1009) on a message over its limit, failing
-	// every call in flight, so the client refuses such a frame itself: the
-	// operation fails with an error matching ErrPayloadTooLarge, and a
-	// handler's result that is too large is answered with the error code
-	// "payload_too_large". Zero: 128 KiB, the default limit of the gateway
-	// and of API Gateway. Negative: no limit.
+	// every call in flight, so the client never sends a larger frame. A
+	// call's request, a handler's result and a Send over it are sent in
+	// parts, each within it, to a peer that accepts chunked messages (see
+	// ChunkBudget). Otherwise — a Publish, chunking off, a peer without
+	// chunking — the operation fails with an error matching
+	// ErrPayloadTooLarge or ErrChunkingUnsupported, and a handler's result
+	// that is too large is answered with the error code "payload_too_large".
+	// Zero: 128 KiB, the default limit of the gateway and of API Gateway.
+	// Negative: no limit (and nothing is chunked).
 	MaxSendSize int
 
 	// MaxReceiveSize bounds an incoming message; the connection is closed
 	// (1009) when the gateway sends a larger one. Zero: 16 MiB.
 	MaxReceiveSize int
+
+	// ChunkBudget bounds the memory held by incoming chunked messages
+	// (payloads over the sender's size limit, sent in parts: the Chunking
+	// section of wire/PROTOCOL.md) while they are incomplete, all peers
+	// together; it is also the largest chunked message accepted. An offer
+	// that does not fit is refused, and the sender's operation fails with
+	// an error matching ErrPayloadTooLarge (over the whole budget) or
+	// ErrRateLimited (over what is left of it). Zero: 64 MiB. Negative:
+	// chunking is off both ways: an operation over MaxSendSize fails with
+	// ErrPayloadTooLarge, and offers are refused as "not_found".
+	ChunkBudget int
+
+	// ChunkTimeout is how long an incomplete incoming chunked message waits
+	// for its next part before it is dropped; its sender's operation fails
+	// with an error matching context.DeadlineExceeded. Zero: 30 s.
+	ChunkTimeout time.Duration
 
 	// KeepAlive is how often the client checks that it has written
 	// something; when it has not, it sends a WebSocket ping, so the
@@ -185,6 +205,12 @@ func (o *Options) resolve() (Options, error) {
 	}
 	if opts.MaxReceiveSize <= 0 {
 		opts.MaxReceiveSize = DefaultMaxReceiveSize
+	}
+	if opts.ChunkBudget == 0 {
+		opts.ChunkBudget = DefaultChunkBudget
+	}
+	if opts.ChunkTimeout <= 0 {
+		opts.ChunkTimeout = DefaultChunkTimeout
 	}
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = DefaultKeepAlive

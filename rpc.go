@@ -69,6 +69,9 @@ func (c *Client) Handle(method string, fn HandlerFunc) error {
 	if method == "" {
 		return errors.New("monologue: handle: empty method name")
 	}
+	if method == chunkMethod {
+		return errors.New("monologue: handle: " + chunkMethod + " is reserved for chunked messages")
+	}
 	c.handlersMu.Lock()
 	defer c.handlersMu.Unlock()
 	handlers := *c.handlers.Load()
@@ -98,6 +101,13 @@ func (c *Client) Handle(method string, fn HandlerFunc) error {
 //
 // Only a reply sent by the peer called answers the call: a reply from any
 // other peer carrying the same token is ignored.
+//
+// A request over Options.MaxSendSize is sent in parts (a chunked transfer,
+// see Options.ChunkBudget), and so may the result be: the call then fails
+// with an error matching ErrChunkingUnsupported when the peer does not
+// accept chunked messages. CallTimeout then bounds the peer's answer to the
+// offer, each wait for its acknowledgement of a part, and the wait for the
+// result.
 func (c *Client) Call(ctx context.Context, to, method string, args []any, result any) error {
 	cn, err := c.current()
 	if err != nil {
@@ -106,10 +116,11 @@ func (c *Client) Call(ctx context.Context, to, method string, args []any, result
 	token := c.nextID.Add(1)
 	buffer := buffers.Get().(*[]byte)
 	frame, err := appendRequest((*buffer)[:0], to, token, method, args)
+	chunked := false
 	if err != nil {
 		err = fmt.Errorf("encode the arguments: %w", err)
-	} else {
-		err = c.checkSize(frame, "frame")
+	} else if err = c.checkSize(frame, "frame"); err != nil && c.chunking() {
+		chunked, err = true, nil
 	}
 	if err != nil {
 		putBuffer(buffer, frame)
@@ -117,7 +128,11 @@ func (c *Client) Call(ctx context.Context, to, method string, args []any, result
 	}
 	ch := replyChannels.Get().(chan reply)
 	c.addPending(token, to, ch)
-	err = cn.writer.write(ctx, ws.OpText, frame)
+	if chunked {
+		err = c.sendChunked(ctx, cn, to, framePayload(frame))
+	} else {
+		err = cn.writer.write(ctx, ws.OpText, frame)
+	}
 	putBuffer(buffer, frame)
 	if err != nil {
 		if c.removePending(token) {
@@ -199,8 +214,16 @@ func (c *Client) handleRPC(cn *connection, from []byte, env rpcEnvelope) {
 		if !ok || !c.complete(token, peer, reply{err: &RemoteError{Code: code, Message: message}}) {
 			c.log.Debug("monologue: ignored an error reply to no pending call", "token", string(env.token))
 		}
+	case 'C', 'K', 'X', 'Z':
+		if from != nil {
+			c.handleChunk(cn, cn.peerID(from), env)
+		}
 	case 'Q':
 		if from == nil {
+			return
+		}
+		if string(env.name) == chunkMethodJSON {
+			c.openIncoming(cn, cn.peerID(from), env)
 			return
 		}
 		raw := make([]byte, len(env.token)+len(env.args))
@@ -290,7 +313,15 @@ func (c *Client) answer(cn *connection, req *Request, ret any, err error) {
 		if b, encodeErr = appendValue(b, ret); encodeErr != nil {
 			b, err = b[:mark], fmt.Errorf("encode the result: %w", encodeErr)
 		} else if sizeErr := c.checkSize(append(b, "}}}"...), "answer"); sizeErr != nil {
-			b, err = b[:mark], sizeErr
+			if !c.chunking() {
+				b, err = b[:mark], sizeErr
+			} else if chunkErr := c.sendChunked(c.ctx, cn, req.From, append(b, "}}"...)[mark-len(`{"type":"`):]); chunkErr == nil {
+				putBuffer(buffer, b)
+				return
+			} else {
+				b, err = b[:mark], wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf(
+					"the result of %d bytes is over the limit, and could not be sent in parts: %v", len(b)-mark, chunkErr))
+			}
 		}
 	}
 	if err != nil {

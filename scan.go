@@ -63,13 +63,19 @@ func parseServerFrame(data []byte) (serverFrame, error) {
 // rpcEnvelope holds the raw fields of an RPC payload
 // {"type":T,"data":{"token":…,"name":…,"args":…,"ret":…,"error":…}}.
 type rpcEnvelope struct {
-	kind        byte // 'Q' for REQ, 'A' for ACK, 'E' for ERR
+	kind        byte // 'Q' for REQ, 'A' for ACK, 'E' for ERR; chunking: 'C', 'K', 'X', 'Z' (see chunkKinds)
 	token       []byte
 	name        []byte
 	args        []byte
 	ret         []byte
 	errorObject []byte
+	seq         []byte // chunking fields
+	received    []byte
+	chunk       []byte
 }
+
+// chunkKinds maps the payload types of chunked transfers to their kinds.
+var chunkKinds = map[string]byte{`"CHUNK"`: 'C', `"CHUNK_ACK"`: 'K', `"CHUNK_ERR"`: 'X', `"CHUNK_CANCEL"`: 'Z'}
 
 // parseRPC reports whether payload is an RPC envelope, and its fields.
 func parseRPC(payload []byte) (rpcEnvelope, bool) {
@@ -87,7 +93,7 @@ func parseRPC(payload []byte) (rpcEnvelope, bool) {
 			case `"ERR"`:
 				env.kind = 'E'
 			default:
-				env.kind = 0
+				env.kind = chunkKinds[string(value)]
 			}
 		case `"data"`:
 			data = value
@@ -109,6 +115,12 @@ func parseRPC(payload []byte) (rpcEnvelope, bool) {
 			env.ret = value
 		case `"error"`:
 			env.errorObject = value
+		case `"seq"`:
+			env.seq = value
+		case `"received"`:
+			env.received = value
+		case `"data"`:
+			env.chunk = value
 		}
 	}
 	return env, fields.Err() == nil && env.token != nil

