@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestHTTPReadTimeout(t *testing.T) {
 		{"public body", publicAddr,
 			"POST /channels/news HTTP/1.1\r\nHost: " + publicAddr + "\r\nX-Api-Key: " + testKey + "\r\nContent-Length: 30\r\n\r\n", body},
 		{"admin body", adminAddr,
-			"POST /@connections/" + id + " HTTP/1.1\r\nHost: " + adminAddr + "\r\nContent-Length: 30\r\n\r\n", body},
+			"POST /@connections/" + url.PathEscape(id) + " HTTP/1.1\r\nHost: " + adminAddr + "\r\nContent-Length: 30\r\n\r\n", body},
 		{"public headers", publicAddr, "POST /channels/news HTTP/1.1\r\n", "X-Api-Key: " + testKey + "\r\nContent-Length: 0\r\n\r\n"},
 		{"admin headers", adminAddr, "GET /healthz HTTP/1.1\r\n", "Host: " + adminAddr + "\r\nUser-Agent: slow\r\n\r\n"},
 	} {
