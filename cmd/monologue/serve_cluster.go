@@ -88,7 +88,7 @@ func (c *clusterConfig) check(cfg *serveConfig, getenv func(string) string) erro
 // startCluster joins the cluster the flags describe and configures opts to
 // be a node of it; the gateway's Shutdown leaves the cluster and stops
 // what was started. With no cluster flags it does nothing.
-func startCluster(ctx context.Context, c *clusterConfig, address string, maxSubscriptions int, opts *gateway.Options, logger *slog.Logger) error {
+func startCluster(ctx context.Context, c *clusterConfig, address string, opts *gateway.Options, logger *slog.Logger) error {
 	if !c.enabled() {
 		return nil
 	}
@@ -130,7 +130,8 @@ func startCluster(ctx context.Context, c *clusterConfig, address string, maxSubs
 		Conn:                          nc,
 		Name:                          c.name,
 		Address:                       address,
-		MaxSubscriptionsPerConnection: maxSubscriptions,
+		MaxSubscriptionsPerConnection: opts.MaxSubscriptionsPerConnection,
+		MaxNamesPerConnection:         opts.MaxNamesPerConnection,
 		Logger:                        logger,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ const defaultShutdownTimeout = 15 * time.Second
 // limitsConfig is the command line of the limits that protect the server.
 type limitsConfig struct {
 	maxConnections, maxConnectionsPerIP, maxConnectionsPerKey int
+	maxSubscriptions, maxNames                                int
 	maxQueuedBytes                                            int64
 	frameTimeout, httpReadTimeout, shutdownTimeout            time.Duration
 }
@@ -28,6 +29,8 @@ func limitFlags(fs *flag.FlagSet, cfg *limitsConfig) {
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "open WebSocket connections; a handshake over it gets HTTP 503 (0: what the file limit allows, less a reserve; negative: no cap)")
 	fs.IntVar(&cfg.maxConnectionsPerIP, "max-connections-per-ip", 0, "open WebSocket connections from one source address; over it, HTTP 429 (0: no cap)")
 	fs.IntVar(&cfg.maxConnectionsPerKey, "max-connections-per-key", 0, "open WebSocket connections with one API key; over it, HTTP 429 (0: no cap)")
+	fs.IntVar(&cfg.maxSubscriptions, "max-subscriptions", 0, "channels one connection may join; past it, limit_exceeded (0: 1,000)")
+	fs.IntVar(&cfg.maxNames, "max-names", 0, "names one connection may hold; past it, limit_exceeded (0: 64)")
 	fs.Var(sizeFlag[int64]{&cfg.maxQueuedBytes}, "max-queued-bytes", "`size` of the frames waiting in the send queues of all connections together, in bytes or such as 256MiB; past it a send that would wait gets rate_limited (0: a quarter of the memory; none: no limit)")
 	fs.DurationVar(&cfg.frameTimeout, "frame-timeout", gateway.DefaultFrameTimeout, "a WebSocket frame that has started must arrive whole within this, or the connection is closed with 1008 (0: no limit)")
 	fs.DurationVar(&cfg.httpReadTimeout, "http-read-timeout", gateway.DefaultHTTPReadTimeout, "an HTTP request's headers must arrive within this, and then its body within this again, on both listeners (0: no limit)")
@@ -54,6 +57,8 @@ func (cfg limitsConfig) apply(opts gateway.Options) gateway.Options {
 	opts.MaxConnectionsPerIP = cfg.maxConnectionsPerIP
 	opts.MaxConnectionsPerKey = cfg.maxConnectionsPerKey
 	opts.MaxQueuedBytes = cfg.maxQueuedBytes
+	opts.MaxSubscriptionsPerConnection = cfg.maxSubscriptions
+	opts.MaxNamesPerConnection = cfg.maxNames
 	opts.FrameTimeout = noneIfZero(cfg.frameTimeout)
 	opts.HTTPReadTimeout = noneIfZero(cfg.httpReadTimeout)
 	return opts
