@@ -7,6 +7,7 @@
 // gatewaytest, a Go client as a peer, and a small control server through
 // which the node tests ask the Go peer to call, message them, or restart a
 // gateway; then they run node --test. TestTypeScriptClient runs the unit,
-// gateway, reconnection and interoperability suites; TestBrowser runs the
+// gateway, chunking, names and presence, reconnection and
+// interoperability suites; TestBrowser runs the
 // client in Debian's Chromium, headless, driven by playwright-core.
 package jsclient

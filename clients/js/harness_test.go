@@ -25,11 +25,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestTypeScriptClient builds the client and runs its unit tests, its tests
 // against a real gateway (every API, errors, timeouts, reconnection, 1,000
-// concurrent calls, chunked messages), and its interoperability tests with
-// the Go client and the models of the original JavaScript client.
+// concurrent calls, chunked messages, names, service groups and presence),
+// and its interoperability tests with the Go client and the models of the
+// original JavaScript client.
 func TestTypeScriptClient(t *testing.T) {
 	h := start(t)
-	h.node(t, "build/unit.test.js", "build/gateway.test.js", "build/chunks.test.js", "build/reconnect.test.js", "build/interop.test.js")
+	h.node(t, "build/unit.test.js", "build/gateway.test.js", "build/chunks.test.js", "build/names.test.js", "build/reconnect.test.js", "build/interop.test.js")
 }
 
 // TestBrowser runs the client in Debian's Chromium, headless, against the
@@ -89,6 +90,7 @@ func start(t *testing.T) *harness {
 		"TEST_ADMIN_URL="+main.AdminURL,
 		"TEST_PUBLIC_URL="+main.PublicURL,
 		"TEST_GO_PEER="+peer.client.ID(),
+		"TEST_GO_PEER_NAME="+goPeerName,
 		"TEST_CONTROL_URL="+control,
 		"TEST_RESTART_ENDPOINT="+restart.url(),
 		"TEST_COMPAT_DIR="+filepath.Join(dir, "build", "compat"),

@@ -19,8 +19,12 @@ import (
 	"github.com/monologue-go/monologue/wire"
 )
 
+// goPeerName is the name the Go peer claims: the node tests call it at
+// "@go-peer".
+const goPeerName = "go-peer"
+
 // goPeer is a Go client on the gateway, for the node tests to call and to
-// have call them.
+// have call them, by its ID or by its name.
 type goPeer struct {
 	client   *monologue.Client
 	messages chan monologue.Message
@@ -34,6 +38,7 @@ func startPeer(t *testing.T, endpoint, key string) *goPeer {
 	client, err := monologue.Dial(ctx, &monologue.Options{
 		Endpoint:  endpoint,
 		APIKey:    key,
+		Name:      goPeerName,
 		Logger:    slog.New(slog.DiscardHandler),
 		OnMessage: func(m monologue.Message) { p.messages <- m },
 		OnError:   func(error) {},
@@ -117,7 +122,7 @@ func errorOf(err error) *controlError {
 //
 //	POST /call    {to, method, args, bigArg, timeoutMs} → {result} | {length, same} | {error}
 //	POST /send    {to, payload, bigPayload}             → {} | {error}
-//	GET  /message ?timeoutMs=                           → {from, channel, payload} (404: none)
+//	GET  /message ?timeoutMs=                           → {from, channel, via, payload, bytes} (404: none)
 //	POST /restart {key}                                 → {}: the restartable gateway, with only that key
 func startControl(t *testing.T, p *goPeer, restart *restartable) string {
 	t.Helper()
@@ -193,7 +198,7 @@ func startControl(t *testing.T, p *goPeer, restart *restartable) string {
 		}
 		select {
 		case m := <-p.messages:
-			reply(w, map[string]any{"from": m.From, "channel": m.Channel, "payload": m.Payload, "bytes": len(m.Payload)})
+			reply(w, map[string]any{"from": m.From, "channel": m.Channel, "via": m.Via, "payload": m.Payload, "bytes": len(m.Payload)})
 		case <-time.After(wait):
 			http.Error(w, "no message", http.StatusNotFound)
 		}

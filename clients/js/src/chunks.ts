@@ -14,6 +14,7 @@ import {
   TimeoutError,
   errorFor,
 } from './errors.js';
+import { isName } from './names.js';
 
 /** The reserved method of the offer. */
 export const CHUNK_METHOD = '$chunked';
@@ -23,16 +24,23 @@ const MAX_INCOMING = 256;
 const WINDOW_BYTES = 512 << 10;
 /** Room in each chunk frame for the difference between the frame sent and the frame delivered. */
 const HEADROOM = 256;
+/**
+ * The length a name target is counted at when sizing chunks: the chunks go
+ * to the holder that accepted the transfer, whose connection ID (16
+ * characters) may be longer than the name.
+ */
+const HOLDER_ID_ROOM = 64;
 
 /**
  * Whether a reply from the connection from answers an operation addressed to
- * target. Every check of who answered goes through here: today a target is
- * a connection ID, so only that connection answers (any peer could send a
- * reply with a guessed token); a target that the gateway resolves to a
- * connection, such as a name, would be matched here.
+ * target. Every check of who answered goes through here. A target that is a
+ * connection ID is answered by that connection only (any peer could send a
+ * reply with a guessed token); a target that is a name ("@name") by
+ * whichever connection answers, since the gateway chose one of the name's
+ * holders and the sender does not know which.
  */
 export function repliesFor(target: string, from: string): boolean {
-  return target === from;
+  return target === from || (isName(target) && from !== '');
 }
 
 /** The payload types of chunking frames. */
@@ -50,10 +58,13 @@ export interface TransferHost<C extends TransferConnection> {
   chunkBudget: number; // < 0: chunking off
   chunkTimeout: number; // ms
   nextToken(): number;
-  /** Sends a request frame with id token and resolves with the ret of the peer's ACK within timeout ms. */
-  request(conn: C, token: number, peer: string, frame: string, timeout: number, signal: AbortSignal | undefined): Promise<unknown>;
-  /** Handles a payload put back together as if peer had sent it whole. */
-  deliver(conn: C, from: string, payload: unknown): void;
+  /**
+   * Sends a request frame with id token and resolves with the ret of the
+   * peer's ACK within timeout ms, and the connection that sent the ACK.
+   */
+  request(conn: C, token: number, peer: string, frame: string, timeout: number, signal: AbortSignal | undefined): Promise<{ ret: unknown; from: string | undefined }>;
+  /** Handles a payload put back together as if peer had sent it whole (to the name via, when the offer came through one). */
+  deliver(conn: C, from: string, payload: unknown, via: string | undefined): void;
 }
 
 interface Outgoing {
@@ -67,6 +78,7 @@ interface Outgoing {
 interface Incoming<C> {
   conn: C;
   peer: string;
+  via: string | undefined; // the name the offer was addressed to
   tokenJSON: string; // the sender's token, as JSON, echoed
   id: number; // frame id of our CHUNK_ACK and CHUNK_ERR frames
   size: number;
@@ -112,6 +124,7 @@ export class Transfers<C extends TransferConnection> {
 
   /** Bytes of payload per chunk to peer, so that each chunk frame is within maxSendSize. */
   chunkSize(peer: string): number {
+    if (isName(peer) && peer.length < HOLDER_ID_ROOM) peer = peer.padEnd(HOLDER_ID_ROOM, 'x');
     const overhead =
       `{"action":"sendmessage","to":${q(peer)},"id":,"payload":{"type":"CHUNK","data":{"token":,"seq":,"data":""}}}`.length +
       (peer.length * 2) + 50 + HEADROOM; // escapes and non-ASCII in peer, the digits of id, token and seq
@@ -121,7 +134,9 @@ export class Transfers<C extends TransferConnection> {
   /**
    * Sends payloadJSON to peer as a chunked transfer and resolves once the
    * peer has acknowledged every chunk. timeout (ms, 0: none) bounds the wait
-   * for the answer to the offer and for each acknowledgement.
+   * for the answer to the offer and for each acknowledgement. When peer is a
+   * name, the offer goes to one of its holders and the chunks to the holder
+   * that accepted it.
    */
   async send(conn: C, peer: string, payloadJSON: string, timeout: number, signal?: AbortSignal): Promise<void> {
     const bytes = utf8Encode(payloadJSON);
@@ -139,28 +154,34 @@ export class Transfers<C extends TransferConnection> {
     const out: Outgoing = { peer, received: 0, error: undefined, ended: false, wake: undefined };
     this.#outgoing.set(stream, out);
     try {
-      let ret: unknown;
+      let accepted: { ret: unknown; from: string | undefined };
       try {
-        ret = await this.#host.request(conn, stream, peer, open, timeout, signal);
+        accepted = await this.#host.request(conn, stream, peer, open, timeout, signal);
       } catch (err) {
         throw openError(size, err);
       }
+      const { ret } = accepted;
       const window = (ret as { window?: unknown } | null)?.window;
       if (typeof window !== 'number' || !Number.isInteger(window) || window < 1) {
         throw new ChunkingUnsupportedError(`the peer does not accept chunked messages: it answered the offer with ${String(q(ret)).slice(0, 100)}`);
       }
+      // The gateway sends each message to a name to any of its holders: the
+      // chunks go to the one that accepted the offer, and only its
+      // acknowledgements count from now on.
+      const to = isName(peer) && accepted.from ? accepted.from : peer;
+      out.peer = to;
       try {
         for (let seq = 0; seq < chunks; seq++) {
           await this.#credit(conn, out, seq - window + 1, chunks, timeout, signal);
           const part = base64Encode(bytes.subarray(seq * chunk, Math.min((seq + 1) * chunk, size)));
-          conn.send(chunkFrame(peer, stream, 'CHUNK', String(stream)) + `,"seq":${seq},"data":"${part}"}}}`);
+          conn.send(chunkFrame(to, stream, 'CHUNK', String(stream)) + `,"seq":${seq},"data":"${part}"}}}`);
         }
         await this.#credit(conn, out, chunks, chunks, timeout, signal);
       } catch (err) {
         if (!out.ended && conn.alive) {
           const message = err instanceof Error ? err.message : String(err);
           try {
-            conn.send(chunkFrame(peer, stream, 'CHUNK_CANCEL', String(stream)) + errorTail('aborted', message));
+            conn.send(chunkFrame(to, stream, 'CHUNK_CANCEL', String(stream)) + errorTail('aborted', message));
           } catch {
             /* the connection is gone */
           }
@@ -276,8 +297,11 @@ export class Transfers<C extends TransferConnection> {
     return peer + '\n' + String(token);
   }
 
-  /** Answers the offer of a chunked message from peer: accepts it within the budget, or refuses it. */
-  open(conn: C, peer: string, token: unknown, args: unknown): void {
+  /**
+   * Answers the offer of a chunked message from peer: accepts it within the
+   * budget, or refuses it. via is the name the offer was addressed to, if any.
+   */
+  open(conn: C, peer: string, token: unknown, args: unknown, via: string | undefined): void {
     const tokenJSON = q(token);
     const id = this.#host.nextToken();
     const refuse = (code: string, message: string) => this.#write(conn, chunkFrame(peer, id, 'ERR', tokenJSON) + errorTail(code, message));
@@ -295,7 +319,7 @@ export class Transfers<C extends TransferConnection> {
       return refuse('rate_limited', `a chunked message of ${size} bytes does not fit now: ${this.#reserved} of the budget of ${budget} bytes are in use`);
     }
     const t: Incoming<C> = {
-      conn, peer, tokenJSON, id, size, chunk, chunks: chunks as number,
+      conn, peer, via, tokenJSON, id, size, chunk, chunks: chunks as number,
       data: undefined, got: new Uint8Array(chunks as number), received: 0, timer: undefined,
     };
     this.#incoming.set(key, t);
@@ -348,7 +372,7 @@ export class Transfers<C extends TransferConnection> {
     if (p && typeof p === 'object' && (CHUNK_TYPES.has(p.type as string) || (p.type === 'REQ' && p.data?.name === CHUNK_METHOD))) {
       return; // a chunking frame in parts: dropped
     }
-    this.#host.deliver(conn, peer, payload);
+    this.#host.deliver(conn, peer, payload, t.via);
   }
 
   /** Drops a transfer received and tells its sender why. */

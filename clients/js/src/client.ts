@@ -13,8 +13,20 @@ import {
   TimeoutError,
   errorFor,
 } from './errors.js';
+import { checkName, checkTarget } from './names.js';
 import { normalizeEndpoint, openSocket, type Socket, type WebSocketConstructor } from './transport.js';
-import type { CallContext, CallOptions, ConnectOptions, Handler, Message, MonologueEvents, Subscription } from './types.js';
+import type {
+  CallContext,
+  CallOptions,
+  ClaimOptions,
+  ConnectOptions,
+  Handler,
+  Message,
+  MonologueEvents,
+  Presence,
+  SubscribeOptions,
+  Subscription,
+} from './types.js';
 
 /** Defaults of ConnectOptions. */
 export const defaults = Object.freeze({
@@ -41,6 +53,8 @@ interface Resolved {
   maxConcurrentHandlers: number;
   WebSocket: WebSocketConstructor | undefined;
   headers: Record<string, string> | undefined;
+  name: string | undefined;
+  nameExclusive: boolean;
 }
 
 /** One connection to the gateway. */
@@ -52,15 +66,18 @@ interface Connection extends TransferConnection {
 
 /** An operation waiting for its answer. */
 interface Pending {
-  /** The peer whose ACK or ERR answers it; "" for operations only the gateway answers. */
+  /** The peer (a connection ID or "@name") whose ACK or ERR answers it; "" for operations only the gateway answers. */
   peer: string;
-  resolve(value: unknown): void;
+  /** from: the connection that answered; undefined for the gateway or the client itself. */
+  resolve(value: unknown, from: string | undefined): void;
   reject(error: MonologueError): void;
 }
 
 interface ChannelState {
   listeners: Set<{ fn: ((message: Message) => void) | undefined }>;
   ready: Promise<void> | undefined;
+  /** Subscribed with presence events (joined and left). */
+  presence: boolean;
 }
 
 const q = JSON.stringify;
@@ -85,6 +102,8 @@ function resolve(o: ConnectOptions): Resolved {
     maxConcurrentHandlers: o.maxConcurrentHandlers ?? defaults.maxConcurrentHandlers,
     WebSocket: o.WebSocket,
     headers: o.headers,
+    name: o.name || undefined,
+    nameExclusive: o.nameExclusive === true,
   };
 }
 
@@ -109,6 +128,8 @@ export class Monologue extends Emitter<MonologueEvents> {
   #handlers = new Map<string, Handler>();
   #running = 0;
   #channels = new Map<string, ChannelState>();
+  /** The names to claim again on a new connection → whether exclusively. */
+  #names = new Map<string, boolean>();
   #transfers: Transfers<Connection>;
 
   private constructor(opts: Resolved) {
@@ -120,23 +141,36 @@ export class Monologue extends Emitter<MonologueEvents> {
       chunkTimeout: opts.chunkTimeout,
       nextToken: () => ++this.#nextToken,
       request: (conn, token, peer, frame, timeout, signal) => {
-        const answer = this.#expect(token, peer, timeout, signal);
+        let from: string | undefined;
+        const answer = this.#expect(token, peer, timeout, signal, (f) => (from = f));
         this.#sendOn(conn, frame, token);
-        return answer;
+        return answer.then((ret) => ({ ret, from }));
       },
-      deliver: (conn, from, payload) => this.#peerPayload(conn, from, payload),
+      deliver: (conn, from, payload, via) => this.#peerPayload(conn, from, payload, via),
     });
   }
 
   /**
-   * Connects to the gateway and learns the connection ID. Rejects with
-   * ForbiddenError when the handshake is refused for the API key (in a
-   * browser, which is not told why a handshake failed: DisconnectedError),
-   * TimeoutError after options.timeout.
+   * Connects to the gateway and learns the connection ID; with
+   * options.name, claims it (exclusively with options.nameExclusive) before
+   * resolving. Rejects with ForbiddenError when the handshake is refused for
+   * the API key (in a browser, which is not told why a handshake failed:
+   * DisconnectedError), TimeoutError after options.timeout, BadRequestError
+   * for an invalid name (before connecting), or the claim's error.
    */
   static async connect(options: ConnectOptions = {}): Promise<Monologue> {
-    const client = new Monologue(resolve(options));
+    const opts = resolve(options);
+    if (opts.name !== undefined) checkName(opts.name);
+    const client = new Monologue(opts);
     await client.#dial(options.signal);
+    if (opts.name !== undefined) {
+      try {
+        await client.claim(opts.name, { exclusive: opts.nameExclusive });
+      } catch (err) {
+        await client.close();
+        throw err;
+      }
+    }
     return client;
   }
 
@@ -153,7 +187,7 @@ export class Monologue extends Emitter<MonologueEvents> {
   /**
    * Registers fn to answer calls of method, replacing any it had; a null fn
    * removes it. fn is called with the caller's arguments and `this` set to
-   * a CallContext ({ from, method }).
+   * a CallContext ({ from, method, via }).
    */
   handle(method: string, fn: Handler | null | undefined): this {
     if (typeof method !== 'string' || method === '') throw new TypeError('monologue: handle: empty method name');
@@ -166,11 +200,13 @@ export class Monologue extends Emitter<MonologueEvents> {
 
   /**
    * Calls method on the peer whose connection ID is to, with args, and
-   * resolves with its result. Rejects at once with NotFoundError (no such
-   * method), HandlerError (its handler threw), GoneError (to is not
-   * connected); with TimeoutError after the timeout. Arguments or a result
-   * over maxSendSize go in parts (ChunkingUnsupportedError when the peer
-   * does not accept that).
+   * resolves with its result. to may be "@name": the gateway hands the call
+   * to one of the name's holders, and its answer counts, whichever holder
+   * it is. Rejects at once with NotFoundError (no such method), HandlerError
+   * (its handler threw), GoneError (to is not connected, or the name has no
+   * holder), BadRequestError ("@" and no valid name); with TimeoutError after
+   * the timeout. Arguments or a result over maxSendSize go in parts
+   * (ChunkingUnsupportedError when the peer does not accept that).
    */
   call<T = any>(to: string, method: string, ...args: unknown[]): Promise<T> {
     return this.callWith<T>({}, to, method, ...args);
@@ -193,6 +229,7 @@ export class Monologue extends Emitter<MonologueEvents> {
   async #call(options: CallOptions, to: string, method: string, args: unknown[]): Promise<unknown> {
     if (typeof to !== 'string' || to === '') throw new TypeError('monologue: call: empty target');
     if (typeof method !== 'string' || method === '') throw new TypeError('monologue: call: empty method name');
+    checkTarget(to);
     const conn = this.#current();
     const token = ++this.#nextToken;
     const payload = `{"type":"REQ","data":{"token":${token},"name":${q(method)},"args":${q(args)}}}`;
@@ -232,7 +269,8 @@ export class Monologue extends Emitter<MonologueEvents> {
 
   /**
    * Sends payload (any JSON value; undefined sends none) to the peer whose
-   * connection ID is to; it receives it as a 'message' event. Resolves once
+   * connection ID is to, or to one holder of the name when to is "@name"; it
+   * receives it as a 'message' event (with via set to "@name"). Resolves once
    * the message is handed to the connection — the returned promise may be
    * ignored; the gateway's errors about it (a GoneError, say) come as
    * 'error' events. A payload over maxSendSize goes in parts and resolves
@@ -246,6 +284,7 @@ export class Monologue extends Emitter<MonologueEvents> {
 
   async #send(to: string, payload: unknown): Promise<void> {
     if (typeof to !== 'string' || to === '') throw new TypeError('monologue: send: empty target');
+    checkTarget(to);
     const conn = this.#current();
     const json = payload === undefined ? undefined : q(payload);
     const frame = `{"action":"sendmessage","to":${q(to)}${json === undefined ? '' : `,"payload":${json}`}}`;
@@ -279,17 +318,45 @@ export class Monologue extends Emitter<MonologueEvents> {
   /**
    * Joins channel and resolves once the gateway confirms. onMessage, and
    * the 'message' event, receive what other peers publish to it. With
-   * reconnect, the channel is joined again on every new connection.
+   * { presence: true }, the 'presence' event also tells each time another
+   * connection joins or leaves the channel (for as long as the client is in
+   * it). With reconnect, the channel is joined again on every new
+   * connection, with presence events if it had them.
    */
-  async subscribe(channel: string, onMessage?: (message: Message) => void): Promise<Subscription> {
+  subscribe(channel: string, onMessage?: ((message: Message) => void) | null, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(channel: string, options: SubscribeOptions): Promise<Subscription>;
+  async subscribe(
+    channel: string,
+    onMessageOrOptions?: ((message: Message) => void) | SubscribeOptions | null,
+    options: SubscribeOptions = {}
+  ): Promise<Subscription> {
     checkChannel(channel);
+    let onMessage: ((message: Message) => void) | undefined;
+    if (typeof onMessageOrOptions === 'function') onMessage = onMessageOrOptions;
+    else if (onMessageOrOptions != null) options = onMessageOrOptions;
+    const presence = options.presence === true;
     let state = this.#channels.get(channel);
     const entry = { fn: onMessage };
     if (!state) {
       const conn = this.#current();
-      state = { listeners: new Set([entry]), ready: undefined };
+      state = { listeners: new Set([entry]), ready: undefined, presence };
       this.#channels.set(channel, state);
-      state.ready = this.#subscription(conn, 'subscribe', channel);
+      state.ready = this.#subscription(conn, 'subscribe', channel, presence);
+    } else if (presence && !state.presence) {
+      // Subscribed without presence events: subscribe again, with them.
+      const conn = this.#current();
+      const changed = state;
+      const before = changed.ready;
+      const upgrade = this.#subscription(conn, 'subscribe', channel, true);
+      const ready = Promise.all([before, upgrade]).then(noop);
+      changed.listeners.add(entry);
+      changed.presence = true;
+      changed.ready = ready;
+      upgrade.catch(() => {
+        if (changed.ready !== ready) return;
+        changed.ready = before;
+        changed.presence = false;
+      });
     } else {
       state.listeners.add(entry);
     }
@@ -316,6 +383,48 @@ export class Monologue extends Emitter<MonologueEvents> {
     checkChannel(channel);
     this.#channels.delete(channel);
     await this.#subscription(this.#current(), 'unsubscribe', channel);
+  }
+
+  /**
+   * Makes this client a holder of name, so that peers reach it at "@name"
+   * (call, send), and resolves once the gateway confirms. A message to a
+   * name goes to one of its holders, chosen at random: clients that claim
+   * the same name form a load-balanced service group. With { exclusive:
+   * true } the claim is "newest wins": every other holder loses the name at
+   * once (and hears of it in a 'nameLost' event). With reconnect, the name
+   * is claimed again (exclusively if it was) on every new connection. A
+   * name is 1 to 128 letters, digits or . _ - : /, starting with a letter
+   * or a digit; anything else is a BadRequestError, before anything is
+   * sent. LimitExceededError past the gateway's number of names per
+   * connection (64 by default).
+   */
+  async claim(name: string, options: ClaimOptions = {}): Promise<void> {
+    checkName(name);
+    const exclusive = options.exclusive === true;
+    await this.#claim(this.#current(), name, exclusive);
+    this.#names.set(name, exclusive);
+  }
+
+  /** Gives name up, and resolves once the gateway confirms; it is no longer claimed on reconnection. */
+  async release(name: string): Promise<void> {
+    checkName(name);
+    this.#names.delete(name);
+    await this.#roundTrip(this.#current(), `{"action":"release","name":${q(name)}`, `release ${q(name)}`);
+  }
+
+  /**
+   * Who is in channel now, on every node of the gateway: how many
+   * connections, and the IDs of at most 1,000 of them (count may be larger).
+   */
+  async presence(channel: string): Promise<Presence> {
+    checkChannel(channel);
+    return presenceOf(await this.#roundTrip(this.#current(), `{"action":"presence","channel":${q(channel)}`, `presence of ${q(channel)}`));
+  }
+
+  /** The holders of name: how many connections, and the IDs of at most 1,000 of them. */
+  async holders(name: string): Promise<Presence> {
+    checkName(name);
+    return presenceOf(await this.#roundTrip(this.#current(), `{"action":"presence","name":${q(name)}`, `holders of ${q(name)}`));
   }
 
   /**
@@ -434,11 +543,10 @@ export class Monologue extends Emitter<MonologueEvents> {
         await conn.socket?.close();
         return;
       }
-      await Promise.all(
-        [...this.#channels.keys()].map((channel) =>
-          this.#subscription(conn, 'subscribe', channel).catch((err: MonologueError) => this.emit('error', err))
-        )
-      );
+      const again: Promise<void>[] = [];
+      for (const [channel, state] of this.#channels) again.push(this.#subscription(conn, 'subscribe', channel, state.presence));
+      for (const [name, exclusive] of this.#names) again.push(this.#claim(conn, name, exclusive));
+      await Promise.all(again.map((p) => p.catch((err: MonologueError) => this.emit('error', err))));
       if (conn.alive && !this.#closed) this.emit('reconnect', conn.id);
     };
     // Every attempt waits, with jitter, so that the clients of a gateway that
@@ -451,8 +559,18 @@ export class Monologue extends Emitter<MonologueEvents> {
 
   // --- answers ----------------------------------------------------------
 
-  /** Registers the operation token, answered by peer ("" : the gateway only), and returns its answer. */
-  #expect(token: number, peer: string, timeout: number, signal: AbortSignal | undefined): Promise<unknown> {
+  /**
+   * Registers the operation token, answered by peer ("" : the gateway only),
+   * and returns its answer; answeredBy, if given, learns which connection
+   * answered.
+   */
+  #expect(
+    token: number,
+    peer: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    answeredBy?: (from: string | undefined) => void
+  ): Promise<unknown> {
     const key = String(token);
     return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -464,8 +582,9 @@ export class Monologue extends Emitter<MonologueEvents> {
       if (signal?.aborted) return reject(new AbortError('aborted', { cause: signal.reason }));
       this.#pending.set(key, {
         peer,
-        resolve: (v) => {
+        resolve: (v, from) => {
           done();
+          answeredBy?.(from);
           resolve(v);
         },
         reject: (e) => {
@@ -486,7 +605,7 @@ export class Monologue extends Emitter<MonologueEvents> {
     if (!p || (from !== undefined && !repliesFor(p.peer, from))) return false;
     this.#pending.delete(key);
     if (outcome.error) p.reject(outcome.error);
-    else p.resolve(outcome.value);
+    else p.resolve(outcome.value, from);
     return true;
   }
 
@@ -502,15 +621,34 @@ export class Monologue extends Emitter<MonologueEvents> {
     if (f === null || typeof f !== 'object' || Array.isArray(f)) return;
     if (f.error !== null && typeof f.error === 'object') return this.#gatewayError(f);
     if (typeof f.action === 'string') {
-      if ((f.action === 'subscribed' || f.action === 'unsubscribed') && f.id != null) this.#settle(String(f.id), undefined, {});
+      switch (f.action) {
+        case 'subscribed':
+        case 'unsubscribed':
+        case 'claimed':
+          if (f.id != null) this.#settle(String(f.id), undefined, {});
+          break;
+        case 'released':
+          // The reply to release() echoes its id; without one, another
+          // connection took the name with an exclusive claim.
+          if (f.id != null) this.#settle(String(f.id), undefined, {});
+          else if (typeof f.name === 'string' && conn === this.#conn) this.#nameLost(f.name);
+          break;
+        case 'presence':
+          if (f.id != null) this.#settle(String(f.id), undefined, { value: f });
+          break;
+      }
       return;
     }
     if ('message' in f) {
       if (f.message != null) this.#settle(String(f.message), undefined, {});
       return;
     }
+    if (typeof f.channel === 'string' && (typeof f.joined === 'string' || typeof f.left === 'string')) {
+      const joined = typeof f.joined === 'string';
+      return this.emit('presence', { channel: f.channel, joined, id: joined ? f.joined : f.left });
+    }
     if (typeof f.channel === 'string') {
-      const message: Message = { from: typeof f.from === 'string' ? f.from : undefined, channel: f.channel, payload: f.payload };
+      const message: Message = { from: typeof f.from === 'string' ? f.from : undefined, channel: f.channel, payload: f.payload, via: undefined };
       for (const entry of [...(this.#channels.get(f.channel)?.listeners ?? [])]) {
         if (!entry.fn) continue;
         try {
@@ -523,7 +661,13 @@ export class Monologue extends Emitter<MonologueEvents> {
       }
       return this.emit('message', message);
     }
-    if (typeof f.from === 'string') this.#peerPayload(conn, f.from, f.payload);
+    if (typeof f.from === 'string') this.#peerPayload(conn, f.from, f.payload, typeof f.via === 'string' ? f.via : undefined);
+  }
+
+  /** Another connection took name with an exclusive claim: it is not claimed again on reconnection. */
+  #nameLost(name: string): void {
+    this.#names.delete(name);
+    this.emit('nameLost', name);
   }
 
   #gatewayError(f: { error: { code?: unknown; message?: unknown }; id?: unknown; to?: unknown }): void {
@@ -537,8 +681,8 @@ export class Monologue extends Emitter<MonologueEvents> {
     this.emit('error', err);
   }
 
-  /** Handles a payload from a peer: RPC, a chunking frame, or a message. */
-  #peerPayload(conn: Connection, from: string, payload: any): void {
+  /** Handles a payload from a peer (sent to the name via, if any): RPC, a chunking frame, or a message. */
+  #peerPayload(conn: Connection, from: string, payload: any, via: string | undefined): void {
     const data = payload?.data;
     if (
       payload !== null && typeof payload === 'object' && typeof payload.type === 'string' &&
@@ -546,7 +690,7 @@ export class Monologue extends Emitter<MonologueEvents> {
     ) {
       switch (payload.type) {
         case 'REQ':
-          return this.#serve(conn, from, data);
+          return this.#serve(conn, from, data, via);
         case 'ACK':
           this.#settle(String(data.token), from, { value: data.ret });
           return;
@@ -559,14 +703,14 @@ export class Monologue extends Emitter<MonologueEvents> {
       }
       if (CHUNK_TYPES.has(payload.type)) return this.#transfers.handle(conn, from, payload.type, data);
     }
-    this.emit('message', { from, channel: undefined, payload });
+    this.emit('message', { from, channel: undefined, payload, via });
   }
 
   // --- serving ----------------------------------------------------------
 
-  #serve(conn: Connection, from: string, data: { token: unknown; name?: unknown; args?: unknown }): void {
+  #serve(conn: Connection, from: string, data: { token: unknown; name?: unknown; args?: unknown }, via: string | undefined): void {
     const { token, name } = data;
-    if (name === CHUNK_METHOD) return this.#transfers.open(conn, from, token, data.args);
+    if (name === CHUNK_METHOD) return this.#transfers.open(conn, from, token, data.args, via);
     const handler = typeof name === 'string' ? this.#handlers.get(name) : undefined;
     if (!handler) return this.#answerError(conn, from, token, 'not_found', `no handler for method ${q(name ?? '')}`);
     if (this.#running >= this.#opts.maxConcurrentHandlers) {
@@ -576,7 +720,7 @@ export class Monologue extends Emitter<MonologueEvents> {
     const args = data.args === undefined ? [] : data.args;
     if (!Array.isArray(args)) return this.#answerError(conn, from, token, 'handler_error', 'malformed arguments: not a JSON array');
     this.#running++;
-    const context: CallContext = { from, method: name as string };
+    const context: CallContext = { from, method: name as string, via };
     void (async () => {
       try {
         let ret: unknown;
@@ -628,15 +772,37 @@ export class Monologue extends Emitter<MonologueEvents> {
   }
 
   /** The subscribe or unsubscribe round trip. */
-  #subscription(conn: Connection, action: 'subscribe' | 'unsubscribe', channel: string): Promise<void> {
+  #subscription(conn: Connection, action: 'subscribe' | 'unsubscribe', channel: string, presence = false): Promise<void> {
+    return this.#roundTrip(conn, `{"action":"${action}","channel":${q(channel)}${presence ? ',"presence":true' : ''}`, `${action} ${q(channel)}`).then(noop);
+  }
+
+  /** The claim round trip. */
+  #claim(conn: Connection, name: string, exclusive: boolean): Promise<void> {
+    return this.#roundTrip(conn, `{"action":"claim","name":${q(name)}${exclusive ? ',"exclusive":true' : ''}`, `claim ${q(name)}`).then(noop);
+  }
+
+  /**
+   * Sends frame (a JSON object without its closing brace), with an id, and
+   * resolves with what the gateway's reply that echoes the id carries; its
+   * errors say what failed.
+   */
+  #roundTrip(conn: Connection, frame: string, what: string): Promise<unknown> {
     const id = ++this.#nextToken;
     const answer = this.#expect(id, '', this.#opts.timeout, undefined);
-    this.#sendOn(conn, `{"action":"${action}","channel":${q(channel)},"id":${id}}`, id);
-    return answer.then(noop, (err: MonologueError) => {
-      err.message = `${action} ${q(channel)}: ${err.message}`;
+    this.#sendOn(conn, `${frame},"id":${id}}`, id);
+    return answer.catch((err: MonologueError) => {
+      err.message = `${what}: ${err.message}`;
       throw err;
     });
   }
+}
+
+/** The presence answer f as a Presence. */
+function presenceOf(f: any): Presence {
+  return {
+    count: typeof f?.count === 'number' ? f.count : 0,
+    members: Array.isArray(f?.members) ? f.members.filter((m: unknown): m is string => typeof m === 'string') : [],
+  };
 }
 
 /** The RPC code a handler's error is answered with. The failure of a call the handler made itself is a handler_error, whatever its code. */

@@ -27,7 +27,9 @@ export interface ConnectOptions {
   /**
    * Dial again when the connection drops, with exponential backoff and
    * jitter, until it succeeds or close() is called; subscribed channels are
-   * subscribed again and handlers kept. A handshake refused with HTTP 403 ends
+   * subscribed again (with presence events where they had them), names
+   * claimed again (exclusively where they were) and handlers kept. A
+   * handshake refused with HTTP 403 ends
    * it for good (an 'error' event with a ForbiddenError, then 'close').
    * Default false: once the connection drops, operations fail with
    * DisconnectedError; close() must still be called.
@@ -55,6 +57,14 @@ export interface ConnectOptions {
   WebSocket?: WebSocketConstructor;
   /** Extra handshake headers (ws package only). */
   headers?: Record<string, string>;
+  /**
+   * A name to claim once connected (connect() fails if the claim does) and
+   * again after each reconnection, so that peers reach this client at
+   * "@name" whatever its connection ID. See Monologue.claim().
+   */
+  name?: string;
+  /** Claim name exclusively: "newest wins", every other holder loses it. Default false. */
+  nameExclusive?: boolean;
   /** Cancels connecting. */
   signal?: AbortSignal;
 }
@@ -83,6 +93,41 @@ export interface Message {
   channel: string | undefined;
   /** The payload, decoded from JSON; undefined when the sender sent none. */
   payload: unknown;
+  /** The name ("@name") the sender addressed the message to, when it reached this client as a holder of that name; undefined otherwise. */
+  via: string | undefined;
+}
+
+/** Options of claim(). */
+export interface ClaimOptions {
+  /**
+   * "Newest wins": every other holder of the name loses it at once (each
+   * gets a 'nameLost' event). It is how a peer takes its stable name back
+   * while an old connection of its own may still hold it.
+   */
+  exclusive?: boolean;
+}
+
+/** Options of subscribe(). */
+export interface SubscribeOptions {
+  /** Also emit a 'presence' event each time another connection joins or leaves the channel. */
+  presence?: boolean;
+}
+
+/** Who is in a channel, or holds a name (presence(), holders()). */
+export interface Presence {
+  /** How many connections there are. */
+  count: number;
+  /** Their connection IDs, at most 1,000 of them (count may be larger). */
+  members: string[];
+}
+
+/** Another connection joined or left a channel subscribed with { presence: true }. */
+export interface PresenceEvent {
+  channel: string;
+  /** True when id subscribed; false when it left (unsubscribed, disconnected, timed out, or its cluster node died). */
+  joined: boolean;
+  /** The connection ID that joined or left. */
+  id: string;
 }
 
 /** What a handler sees as `this` (use a `function`, not an arrow function, to read it). */
@@ -91,6 +136,8 @@ export interface CallContext {
   from: string;
   /** The method called. */
   method: string;
+  /** The name ("@name") the caller called, when the call reached this client as a holder of it; undefined otherwise. */
+  via: string | undefined;
 }
 
 /**
@@ -121,8 +168,15 @@ export interface MonologueEvents {
   error: (error: MonologueError) => void;
   /** The connection dropped; with reconnect, attempts follow. */
   disconnect: (error: MonologueError) => void;
-  /** Connected again, with a new ID, channels subscribed again. */
+  /** Connected again, with a new ID, channels subscribed and names claimed again. */
   reconnect: (id: string) => void;
+  /** Another connection joined or left a channel subscribed with { presence: true }. */
+  presence: (event: PresenceEvent) => void;
+  /**
+   * Another connection took name with an exclusive claim: this client no
+   * longer holds it, and does not claim it again on reconnection.
+   */
+  nameLost: (name: string) => void;
   /** The client ended: close() was called (no error), or the connection was lost for good. */
   close: (error: MonologueError | undefined) => void;
 }

@@ -43,7 +43,7 @@ describe('chunked messages between TypeScript clients', () => {
     const payload = { blob: bigString(1 << 20), n: 1 };
     await client.send(server.id, payload);
     await waitFor('the message', () => messages.length === 1);
-    assert.deepEqual(messages[0], { from: client.id, channel: undefined, payload });
+    assert.deepEqual(messages[0], { from: client.id, channel: undefined, payload, via: undefined });
   });
 
   it('many parts: a small maxSendSize', async () => {

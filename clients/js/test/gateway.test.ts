@@ -60,6 +60,9 @@ describe('calls', () => {
     server.handle('whoami', function () {
       return { from: this.from, method: this.method };
     });
+    server.handle('via', function () {
+      return this.via ?? null;
+    });
     server.handle('nothing', () => undefined);
     server.handle('throws', () => {
       throw new Error('it broke');
@@ -81,6 +84,7 @@ describe('calls', () => {
 
   it('a handler sees the caller and the method as this', async () => {
     assert.deepEqual(await client.call(server.id, 'whoami'), { from: client.id, method: 'whoami' });
+    assert.equal(await client.call(server.id, 'via'), null, 'no name: via is undefined (null once in JSON)');
   });
 
   it('an unknown method is NotFoundError, at once', async () => {
@@ -193,7 +197,7 @@ describe('channels', () => {
     c.on('message', (m) => onC.push(m));
     await a.publish('news', { headline: 'one' });
     await waitFor('b and c to receive', () => onB.length === 1 && onC.length === 1);
-    assert.deepEqual(onB[0], { from: a.id, channel: 'news', payload: { headline: 'one' } });
+    assert.deepEqual(onB[0], { from: a.id, channel: 'news', payload: { headline: 'one' }, via: undefined });
     assert.deepEqual(events, onB);
     await c.publish('news', 'from c');
     await waitFor('b to receive', () => onB.length === 2);
@@ -215,7 +219,7 @@ describe('channels', () => {
     const res = await fetch(`${env.publicURL}/channels/alerts`, { method: 'POST', headers: { 'x-api-key': env.apiKey }, body: '{"level":3}' });
     assert.ok(res.ok, `POST /channels/alerts: ${res.status}`);
     await waitFor('the broadcast', () => got.length === 1);
-    assert.deepEqual(got[0], { from: undefined, channel: 'alerts', payload: { level: 3 } });
+    assert.deepEqual(got[0], { from: undefined, channel: 'alerts', payload: { level: 3 }, via: undefined });
   });
 
   it('a publication over the limit, or an empty channel name, is refused', async () => {

@@ -19,6 +19,7 @@ export const env = {
   get adminURL() { return required('TEST_ADMIN_URL'); },
   get publicURL() { return required('TEST_PUBLIC_URL'); },
   get goPeer() { return required('TEST_GO_PEER'); },
+  get goPeerName() { return required('TEST_GO_PEER_NAME'); },
   get controlURL() { return required('TEST_CONTROL_URL'); },
   get restartEndpoint() { return required('TEST_RESTART_ENDPOINT'); },
   get compatDir() { return required('TEST_COMPAT_DIR'); },

@@ -88,8 +88,68 @@ describe('Go → TypeScript', () => {
     assert.deepEqual(await control('/send', { to: ts.id, payload: { hi: 'ts' } }), {});
     assert.deepEqual(await control('/send', { to: ts.id, bigPayload: 1 << 20 }), {});
     await waitFor('both messages', () => messages.length === 2);
-    assert.deepEqual(messages[0], { from: env.goPeer, channel: undefined, payload: { hi: 'ts' } });
+    assert.deepEqual(messages[0], { from: env.goPeer, channel: undefined, payload: { hi: 'ts' }, via: undefined });
     assert.equal(messages[1]!.payload, bigString(1 << 20));
+  });
+});
+
+describe('names across the TypeScript and Go clients', () => {
+  let ts: Monologue;
+  const messages: Message[] = [];
+  before(async () => {
+    ts = await connect({ name: 'interop-ts-worker' });
+    ts.handle('sample-method', async (a: string, b: string) => `hello ${a} ${b}!`);
+    ts.handle('context', function () {
+      return { from: this.from, via: this.via };
+    });
+    ts.on('message', (m) => messages.push(m));
+  });
+
+  it('the Go client calls and messages a TypeScript worker by name', async () => {
+    const r = await control('/call', { to: '@interop-ts-worker', method: 'sample-method', args: ['from', 'Go'], timeoutMs: 5000 });
+    assert.deepEqual(r, { result: 'hello from Go!' });
+    const c = await control('/call', { to: '@interop-ts-worker', method: 'context', args: [], timeoutMs: 5000 });
+    assert.deepEqual(c, { result: { from: env.goPeer, via: '@interop-ts-worker' } });
+    const missing = await control('/call', { to: '@interop-ts-worker', method: 'nope', args: [], timeoutMs: 5000 });
+    assert.equal(missing.error.code, 'not_found', 'an ERR from a holder answers the call too');
+    const gone = await control('/call', { to: '@interop-nobody', method: 'x', args: [], timeoutMs: 5000 });
+    assert.equal(gone.error.code, 'gone');
+
+    assert.deepEqual(await control('/send', { to: '@interop-ts-worker', payload: { hi: 'by name' } }), {});
+    await waitFor('the message', () => messages.length === 1);
+    assert.deepEqual(messages[0], { from: env.goPeer, channel: undefined, payload: { hi: 'by name' }, via: '@interop-ts-worker' });
+  });
+
+  it('TypeScript calls and messages the Go client by name', async () => {
+    const name = '@' + env.goPeerName;
+    assert.deepEqual(await ts.holders(env.goPeerName), { count: 1, members: [env.goPeer] });
+    assert.equal(await ts.call(name, 'concat', 'by ', 'name'), 'by name');
+    assert.equal(await ts.call(name, 'caller'), ts.id);
+    await assert.rejects(ts.call(name, 'fail'), (e) => e instanceof HandlerError && e.peer === env.goPeer);
+    assert.equal(await ts.call(name, 'length', bigString(1 << 20)), 1 << 20, 'a chunked call goes to the holder that accepted it');
+
+    await ts.send(name, { hello: 'go, by name' });
+    const m = await control('/message');
+    assert.deepEqual([m.from, m.via, m.payload], [ts.id, name, { hello: 'go, by name' }]);
+  });
+
+  it('a Go holder and TypeScript holders of one name serve one pool', async () => {
+    const others = await Promise.all([connect(), connect()]);
+    for (const o of others) o.handle('caller', () => o.id);
+    ts.handle('caller', () => ts.id);
+    await Promise.all(others.map((o) => o.claim(env.goPeerName)));
+    await ts.claim(env.goPeerName);
+    try {
+      const caller = await connect();
+      const holders = await caller.holders(env.goPeerName);
+      assert.equal(holders.count, 4);
+      const answers = await Promise.all(Array.from({ length: 40 }, () => caller.call('@' + env.goPeerName, 'caller')));
+      const by = new Set(answers);
+      assert.ok(by.has(caller.id), 'the Go holder answered (its "caller" returns the caller)');
+      assert.ok(by.size >= 3, `spread over ${by.size} kinds of answer`);
+    } finally {
+      await Promise.all([...others.map((o) => o.release(env.goPeerName)), ts.release(env.goPeerName)]);
+    }
   });
 });
 

@@ -1,9 +1,18 @@
-// Reconnection: after the gateway closes the connection, and after a
+// Reconnection: after the gateway closes the connection (handlers,
+// channels, presence subscriptions and names come back), and after a
 // gateway restarts with another API key (a 403: the end).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DisconnectedError, ForbiddenError, Monologue, type Message, type MonologueError } from '@monologue-go/monologue';
+import {
+  DisconnectedError,
+  ForbiddenError,
+  GoneError,
+  Monologue,
+  type Message,
+  type MonologueError,
+  type PresenceEvent,
+} from '@monologue-go/monologue';
 import { connect, control, deleteConnection, env, track, waitFor } from './helpers.js';
 
 describe('reconnect', () => {
@@ -31,6 +40,58 @@ describe('reconnect', () => {
     await b.publish('room', 'after');
     await waitFor('the publication', () => got.length === 1);
     assert.equal(got[0]!.payload, 'after', 'the channel was subscribed again');
+  });
+
+  it('a named peer is called by name before and after a reconnection: names claimed again, presence kept', async () => {
+    const a = await connect({ name: 'reconnect-named', nameExclusive: true, reconnect: { minDelay: 20, maxDelay: 200 } });
+    const [b, c] = await Promise.all([connect(), connect()]);
+    a.handle('whoami', function () {
+      return { id: a.id, via: this.via };
+    });
+    await a.claim('reconnect-extra');
+    const presence: PresenceEvent[] = [];
+    a.on('presence', (e) => presence.push(e));
+    await a.subscribe('reconnect-lobby', { presence: true });
+    const oldID = a.id;
+    assert.deepEqual(await b.call('@reconnect-named', 'whoami'), { id: oldID, via: '@reconnect-named' });
+
+    const reconnected = new Promise<string>((resolve) => a.on('reconnect', resolve));
+    await deleteConnection(oldID);
+    const newID = await reconnected;
+    assert.notEqual(newID, oldID);
+
+    // Names are claimed again before the reconnect event.
+    assert.deepEqual(await b.holders('reconnect-named'), { count: 1, members: [newID] });
+    assert.deepEqual(await b.holders('reconnect-extra'), { count: 1, members: [newID] });
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await b.call('@reconnect-named', 'whoami'), { id: newID, via: '@reconnect-named' });
+      assert.deepEqual(await b.call('@reconnect-extra', 'whoami'), { id: newID, via: '@reconnect-extra' });
+    }
+
+    // The channel is subscribed again with presence events.
+    await c.subscribe('reconnect-lobby');
+    await waitFor('c joined', () => presence.length === 1);
+    assert.deepEqual(presence[0], { channel: 'reconnect-lobby', joined: true, id: c.id });
+  });
+
+  it('a name taken by another connection is not claimed again after a reconnection', async () => {
+    const a = await connect({ reconnect: { minDelay: 20, maxDelay: 200 } });
+    const [taker, b] = await Promise.all([connect(), connect()]);
+    await a.claim('reconnect-taken');
+    await a.claim('reconnect-released');
+    await a.claim('reconnect-kept');
+    const lost = new Promise<string>((resolve) => a.on('nameLost', resolve));
+    await taker.claim('reconnect-taken', { exclusive: true });
+    assert.equal(await lost, 'reconnect-taken');
+    await a.release('reconnect-released');
+
+    const reconnected = new Promise<string>((resolve) => a.on('reconnect', resolve));
+    await deleteConnection(a.id);
+    const newID = await reconnected;
+    assert.deepEqual(await b.holders('reconnect-taken'), { count: 1, members: [taker.id] });
+    assert.deepEqual(await b.holders('reconnect-released'), { count: 0, members: [] });
+    assert.deepEqual(await b.holders('reconnect-kept'), { count: 1, members: [newID] });
+    await assert.rejects(b.call('@reconnect-released', 'x'), GoneError);
   });
 
   it('a gateway that restarts with another key refuses it with 403: error, then close', async () => {

@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { base64Decode, base64Encode, base64Length, fitsIn, utf8DecodeStrict, utf8Encode, utf8Length } from '../dist/codec.js';
-import { chunkWindow } from '../dist/chunks.js';
+import { chunkWindow, repliesFor } from '../dist/chunks.js';
+import { isName } from '../dist/names.js';
 import { normalizeEndpoint, withApiKey } from '../dist/transport.js';
 import {
   ChunkingUnsupportedError,
@@ -14,6 +15,7 @@ import {
   RateLimitedError,
   TimeoutError,
   errorFor,
+  validName,
 } from '@monologue-go/monologue';
 
 describe('codec', () => {
@@ -58,6 +60,24 @@ describe('chunking', () => {
     assert.equal(chunkWindow(97_000), 4); // ⌊524288 ⁄ (⌈97000 ⁄ 3⌉·4 + 128)⌋, as in PROTOCOL.md
     assert.equal(chunkWindow(1000), 358);
     assert.equal(chunkWindow(10 << 20), 1);
+  });
+});
+
+describe('names', () => {
+  it('are 1 to 128 bytes of A-Z a-z 0-9 . _ - : / starting with a letter or a digit, as wire.ValidName', () => {
+    for (const good of ['a', 'Z', '0', 'svc', 'a.b_c-d:e/f', '9lives', 'x'.repeat(128), 'a/', 'a-']) assert.ok(validName(good), good);
+    for (const bad of ['', '.a', '_a', '-a', ':a', '/a', '@a', 'a b', 'a@b', 'é', 'aé', 'x'.repeat(129), 'a\n', 'a*', 'a+b', 'a=b']) {
+      assert.ok(!validName(bad), JSON.stringify(bad));
+    }
+    assert.ok(!validName(undefined) && !validName(1));
+  });
+
+  it('a reply to a call to a name is taken from any connection; to an ID, from that one only', () => {
+    assert.ok(isName('@svc') && !isName('svc') && !isName('AtuLLemUPHcCItg='));
+    assert.ok(repliesFor('AtuLLemUPHcCItg=', 'AtuLLemUPHcCItg='));
+    assert.ok(!repliesFor('AtuLLemUPHcCItg=', 'BtuLLemUPHcCItg='));
+    assert.ok(repliesFor('@svc', 'BtuLLemUPHcCItg='));
+    assert.ok(!repliesFor('@svc', ''));
   });
 });
 
