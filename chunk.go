@@ -50,6 +50,10 @@ const (
 	chunkHeadroom = 256
 )
 
+// longestID is as long as a connection ID (16 characters) with room to
+// spare, for sizing the parts of a transfer offered to a name.
+const longestID = "________________________"
+
 // outgoingTransfer is a chunked transfer being sent; the reader goroutine
 // updates received and err (under chunkState.mu) and then signals.
 type outgoingTransfer struct {
@@ -83,7 +87,12 @@ func chunkWindow(size int) int {
 // chunked transfer and returns once the peer has acknowledged every chunk.
 func (c *Client) sendChunked(ctx context.Context, cn *connection, peer string, payload []byte) error {
 	size := len(payload)
-	chunk := c.chunkSize(peer)
+	sizedFor := peer
+	if isName(peer) && len(peer) < len(longestID) {
+		// The parts go to the holder that accepts the offer, by its ID.
+		sizedFor = longestID
+	}
+	chunk := c.chunkSize(sizedFor)
 	if chunk < 1 {
 		return wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf(
 			"a payload of %d bytes is over the limit, which is too small to send it in parts (Options.MaxSendSize is %d)",
@@ -130,6 +139,15 @@ func (c *Client) sendChunked(ctx context.Context, cn *connection, peer string, p
 	}
 	if json.Unmarshal(r.ret, &accept) != nil || accept.Window < 1 {
 		return fmt.Errorf("%w: it answered the offer of a chunked message with %.100s", ErrChunkingUnsupported, r.ret)
+	}
+	if isName(peer) {
+		// One holder of the name accepted: the parts and their
+		// acknowledgements go between it and this client, by ID, so that
+		// they are not spread over the holders.
+		c.chunks.mu.Lock()
+		out.peer = r.from
+		c.chunks.mu.Unlock()
+		peer = r.from
 	}
 
 	err = c.sendChunks(ctx, cn, out, stream, payload, chunk, chunks, accept.Window)

@@ -271,8 +271,9 @@ func (c *Client) current() (*connection, error) {
 // reply is what a pending operation receives: a call's raw return value,
 // or an error.
 type reply struct {
-	ret []byte
-	err error
+	ret  []byte
+	err  error
+	from string // the peer that answered; "" for the gateway
 }
 
 // pendingOp is an operation waiting for its reply on ch. peer is the
@@ -313,6 +314,7 @@ func (c *Client) complete(id uint64, from string, r reply) bool {
 	}
 	c.pendingMu.Unlock()
 	if ok {
+		r.from = from
 		op.ch <- r // 1-buffered and sent to once: never blocks
 	}
 	return ok

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,6 +157,33 @@ func TestTakeoverAndPresence(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no presence event (joined=%v)", joined)
+		}
+	}
+}
+
+// TestLargeCallToAName: a call too large for one frame, to a name with
+// several holders, goes in parts to the one holder that accepted it.
+func TestLargeCallToAName(t *testing.T) {
+	gw := startGateway(t, gateway.Options{})
+	ctx := context.Background()
+	for range 3 {
+		w := dialNamed(t, gw, monologue.Options{})
+		must(t, w.Handle("size", func(_ context.Context, req *monologue.Request) (any, error) {
+			var s string
+			if err := req.Bind(&s); err != nil {
+				return nil, err
+			}
+			return len(s), nil
+		}))
+		must(t, w.Claim(ctx, "pool"))
+	}
+	caller := dialNamed(t, gw, monologue.Options{})
+	big := strings.Repeat("x", 600<<10)
+	for range 3 {
+		var n int
+		must(t, caller.Call(ctx, "@pool", "size", []any{big}, &n))
+		if n != len(big) {
+			t.Fatalf("the holder received %d bytes, want %d", n, len(big))
 		}
 	}
 }
