@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
 
 	"github.com/monologue-go/monologue/cluster"
 	"github.com/monologue-go/monologue/cluster/clustertest"
@@ -35,11 +34,12 @@ type testNode struct {
 	srv  *gatewaytest.Server
 }
 
-// startNode joins a node to the cluster over nc and serves its gateway
-// with opts until the test ends.
-func startNode(t *testing.T, connect func(testing.TB) *nats.Conn, opts gateway.Options) testNode {
+// startNode joins a node to the cluster with co (its logs discarded) and
+// serves its gateway with opts until the test ends.
+func startNode(t *testing.T, co cluster.Options, opts gateway.Options) testNode {
 	t.Helper()
-	n, err := cluster.New(context.Background(), cluster.Options{Conn: connect(t), Logger: quiet})
+	co.Logger = quiet
+	n, err := cluster.New(context.Background(), co)
 	if err != nil {
 		t.Fatalf("join: %v", err)
 	}
@@ -126,10 +126,10 @@ func TestSenderConformance(t *testing.T) {
 			relaytest.TestSender(t, func(t *testing.T) relaytest.SenderHarness {
 				backbone := clustertest.StartNATS(t)
 				opts := gateway.Options{APIKeys: senderKeys, MaxMessageSize: senderLimit, SendQueueBytes: 64 << 10}
-				a := startNode(t, backbone.Connect, opts)
+				a := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, opts)
 				target := a
 				if remote {
-					target = startNode(t, backbone.Connect, opts)
+					target = startNode(t, cluster.Options{Conn: backbone.Connect(t)}, opts)
 					waitNodes(t, 2, a, target)
 				}
 				connect := func(t *testing.T, tenant int) relaytest.Peer { return peer(t, target, tenant) }

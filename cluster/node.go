@@ -79,6 +79,11 @@ type Node struct {
 	idHead  string // the first characters of this node's connection IDs
 	started time.Time
 
+	// self is what onBeat knows of this node: heartbeats arrive on their
+	// own goroutine from the start of join, before tag and started are set
+	// and before Attach.
+	self atomic.Pointer[selfBeat]
+
 	local    Local        // set by Attach, before anything reads it
 	counter  atomic.Value // func() int: the local connections, for heartbeats
 	peers    *peers
@@ -160,6 +165,7 @@ func (n *Node) Attach(local Local) error {
 		return fmt.Errorf("cluster: subscribe to deliveries: %w", err)
 	}
 	n.subs = append(n.subs, n.deliveries)
+	n.self.Store(&selfBeat{tag: n.tag, started: n.started, attached: true})
 	manage, err := n.nc.Subscribe(n.manageSubject(n.tag), n.onManage)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe to management requests: %w", err)

@@ -124,6 +124,7 @@ func (n *Node) join(ctx context.Context) error {
 	}
 	n.idHead = n.tag.Prefix()
 	n.started = time.Now()
+	n.self.Store(&selfBeat{tag: n.tag, started: n.started})
 	hello, err := n.nc.Subscribe(n.prefix+subjectHello, func(m *nats.Msg) {
 		if m.Reply != "" {
 			_ = m.Respond(n.beatMessage())
@@ -209,13 +210,26 @@ func (n *Node) onBeat(m *nats.Msg) {
 		return
 	}
 	t, ok := wire.ParseNodeTag(b.Tag)
-	if !ok || (t == n.tag && b.Started.Equal(n.started)) {
+	if !ok {
 		return
 	}
-	if t == n.tag && n.deliveries != nil {
-		n.log.Error("another node has this node's tag: their connections may be confused", "tag", b.Tag, "address", b.Address)
+	if self := n.self.Load(); self != nil && t == self.tag {
+		if b.Started.Equal(self.started) {
+			return
+		}
+		if self.attached {
+			n.log.Error("another node has this node's tag: their connections may be confused", "tag", b.Tag, "address", b.Address)
+		}
 	}
 	n.peers.heard(t, b)
+}
+
+// selfBeat is the node's own tag and start, as onBeat compares heartbeats
+// with them; attached once the node serves deliveries.
+type selfBeat struct {
+	tag      wire.NodeTag
+	started  time.Time
+	attached bool
 }
 
 func (n *Node) beatMessage() []byte {
