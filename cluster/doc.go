@@ -37,5 +37,8 @@
 // A node keeps serving its own connections. What needs another node is
 // answered internal at once while the node's NATS connection is down, and
 // everything resumes when it returns: the NATS client reconnects and
-// restores the node's subscriptions by itself.
+// restores the node's subscriptions by itself. A node unheard of while
+// this node could not hear is not taken for dead: until the nodes have had
+// 1.5 s to be heard again, a message for a connection of a node that does
+// not answer is internal, not gone.
 package cluster

@@ -179,8 +179,10 @@ func (n *Node) Attach(local Local) error {
 	if err := n.nc.FlushTimeout(n.opts.RequestTimeout); err != nil {
 		return fmt.Errorf("cluster: announce: %w", err)
 	}
+	status := n.nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED)
 	n.done.Go(n.serveInbound)
 	n.done.Go(n.heartbeat)
+	n.done.Go(func() { n.watchConnection(status) })
 	return nil
 }
 

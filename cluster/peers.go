@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,8 +22,17 @@ type beat struct {
 }
 
 // peers is the node's view of the live nodes, from their heartbeats.
+//
+// Not having heard a node for deadAfter means it is dead only when this
+// node could hear all that time: deaf is the last moment its own NATS
+// connection was down, and a node is judged by the later of its last
+// heartbeat and that moment. So when NATS returns after an outage, the
+// nodes known before are taken for alive until they have had deadAfter to
+// be heard again, rather than for dead (their connections gone) until
+// their next heartbeat.
 type peers struct {
 	deadAfter time.Duration
+	deaf      atomic.Int64 // unix nanoseconds; 0: never
 
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
@@ -56,8 +66,25 @@ func (p *peers) alive(t wire.NodeTag) bool {
 	p.mu.RLock()
 	seen, ok := p.seen[t]
 	p.mu.RUnlock()
-	return ok && time.Since(seen.at) < p.deadAfter
+	return ok && p.fresh(seen.at)
 }
+
+// fresh reports whether a node last heard at is alive: it was heard, or
+// this node could not hear, less than deadAfter ago.
+func (p *peers) fresh(at time.Time) bool {
+	if deaf := p.deaf.Load(); deaf > at.UnixNano() {
+		at = time.Unix(0, deaf)
+	}
+	return time.Since(at) < p.deadAfter
+}
+
+// markDeaf records that this node cannot hear the others now (its NATS
+// connection is down), or could not until now (it has just come back).
+func (p *peers) markDeaf() { p.deaf.Store(time.Now().UnixNano()) }
+
+// settled reports whether this node has heard the others for deadAfter
+// without a break, so that a node it has not heard of is not alive.
+func (p *peers) settled() bool { return time.Since(time.Unix(0, p.deaf.Load())) >= p.deadAfter }
 
 // count returns how many nodes are alive.
 func (p *peers) count() int {
@@ -65,7 +92,7 @@ func (p *peers) count() int {
 	defer p.mu.RUnlock()
 	n := 0
 	for _, seen := range p.seen {
-		if time.Since(seen.at) < p.deadAfter {
+		if p.fresh(seen.at) {
 			n++
 		}
 	}
@@ -78,7 +105,7 @@ func (p *peers) forgetDead() []wire.NodeTag {
 	defer p.mu.Unlock()
 	var dead []wire.NodeTag
 	for t, seen := range p.seen {
-		if time.Since(seen.at) >= p.deadAfter {
+		if !p.fresh(seen.at) {
 			dead = append(dead, t)
 			delete(p.seen, t)
 		}
@@ -256,11 +283,30 @@ func (n *Node) heartbeat() {
 			return
 		case <-t.C:
 		}
-		if n.nc.IsConnected() {
-			_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+		if !n.nc.IsConnected() {
+			n.peers.markDeaf()
+			continue
 		}
+		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
 		for _, dead := range n.peers.forgetDead() {
 			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
+		}
+	}
+}
+
+// watchConnection notes when the node's NATS connection comes back, and
+// tells the others at once that this node lives.
+func (n *Node) watchConnection(status chan nats.Status) {
+	defer n.nc.RemoveStatusListener(status)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case s := <-status:
+			n.peers.markDeaf()
+			if s == nats.CONNECTED {
+				_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+			}
 		}
 	}
 }
@@ -272,7 +318,7 @@ func (n *Node) Nodes() []NodeInfo {
 	n.peers.mu.RLock()
 	defer n.peers.mu.RUnlock()
 	for _, p := range n.peers.seen {
-		if time.Since(p.at) < n.peers.deadAfter {
+		if n.peers.fresh(p.at) {
 			all = append(all, NodeInfo{Tag: p.Tag, Address: p.Address, Started: p.Started, Connections: p.Connections})
 		}
 	}

@@ -27,7 +27,9 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // on one node, and in order. It returns wire.ErrGone at once for a
 // connection of a node that is dead or never was, and ErrBackbone while
 // this node cannot reach NATS or the other node does not answer within
-// RequestTimeout.
+// RequestTimeout. Just after this node's NATS connection comes back, a
+// node it has not heard of yet may be alive: the delivery is tried, and
+// answers ErrBackbone rather than gone when no node takes it.
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
 	if n.isLocal(d.To) {
@@ -37,11 +39,8 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	if !ok {
 		return goneError(d.To)
 	}
-	if !n.connected() {
-		return ErrBackbone
-	}
-	if !n.peers.alive(tag) {
-		return goneError(d.To)
+	if err := n.unreachable(tag, d.To); err != nil {
+		return err
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
@@ -52,12 +51,37 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	buffers.Put(bp)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return goneError(d.To) // the node has just gone
+		return n.noResponders(tag, d.To)
 	case err != nil:
 		return fmt.Errorf("cluster: deliver through node %s: %w", tag, errors.Join(ErrBackbone, err))
 	}
 	_, err = parseAnswer(answer.Data)
 	return err
+}
+
+// unreachable returns why a connection of node tag cannot be reached now,
+// or nil: ErrBackbone while this node's NATS connection is down, gone when
+// the node is not alive and this node has heard the others long enough to
+// know it.
+func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
+	if !n.connected() {
+		n.peers.markDeaf()
+		return ErrBackbone
+	}
+	if !n.peers.alive(tag) && n.peers.settled() {
+		return goneError(connectionID)
+	}
+	return nil
+}
+
+// noResponders answers a request to node tag that no node took: the node
+// has just gone; or, while this node may not have heard the others since
+// its NATS connection came back, the node has not come back yet.
+func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
+	if n.peers.settled() {
+		return goneError(connectionID)
+	}
+	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)
 }
 
 // onDeliver hands a delivery from another node to the gateway, and answers
