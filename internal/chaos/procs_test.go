@@ -155,6 +155,10 @@ func (c *procCluster) start(i int) *nodeProc {
 		}
 	}
 	cmd.Env = append(cmd.Env, "MONOLOGUE_CLUSTER_SECRET="+c.secret)
+	// A race-built node would sleep a second before exiting (the race
+	// detector's default, to catch late reports): the reports it makes
+	// while it runs are enough.
+	cmd.Env = append(cmd.Env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	p := &nodeProc{slot: i, cmd: cmd, log: &testlog.Buffer{Max: 1 << 20}, exited: make(chan struct{})}
 	cmd.Stderr = p.log
 	stdout, err := cmd.StdoutPipe()
@@ -165,7 +169,6 @@ func (c *procCluster) start(i int) *nodeProc {
 		c.t.Fatalf("start node %d: %v", i, err)
 	}
 	c.mu.Lock()
-	c.nodes[i] = p
 	c.all = append(c.all, p)
 	c.mu.Unlock()
 	ready := make(chan struct{})
@@ -191,8 +194,13 @@ func (c *procCluster) start(i int) *nodeProc {
 	case <-p.exited:
 		c.t.Fatalf("node %d exited before listening (%v):\n%s", i, p.exitErr, p.log)
 	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-p.exited
 		c.t.Fatalf("node %d not listening after 20 s:\n%s", i, p.log)
 	}
+	c.mu.Lock()
+	c.nodes[i] = p
+	c.mu.Unlock()
 	return p
 }
 
