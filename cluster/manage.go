@@ -63,14 +63,12 @@ func (n *Node) manage(ctx context.Context, op byte, connectionID string, data []
 	}
 	req := appendField([]byte{op}, []byte(connectionID))
 	req = append(req, data...)
-	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
-	defer cancel()
-	msg, err := n.nc.RequestWithContext(ctx, n.manageSubject(tag), req)
+	msg, err := n.request(ctx, tag, n.manageSubject(tag), req)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, n.noResponders(tag, connectionID)
 	case err != nil:
-		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, errors.Join(ErrBackbone, err))
+		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, err)
 	}
 	return parseAnswer(msg.Data)
 }

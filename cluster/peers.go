@@ -36,6 +36,15 @@ type peers struct {
 
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
+	// lines are the lifelines of the nodes requests are in flight to: each
+	// ends when its node is taken for gone, and so do the requests.
+	lines map[wire.NodeTag]lifeline
+}
+
+// lifeline is a context that ends when its node is taken for gone.
+type lifeline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type peer struct {
@@ -44,7 +53,30 @@ type peer struct {
 }
 
 func newPeers(deadAfter time.Duration) *peers {
-	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer)}
+	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]lifeline)}
+}
+
+// lifeline returns a context that ends when t is taken for gone: it said
+// goodbye, went unheard of for deadAfter, or a request to it found no
+// responder. A request to t waits for its answer no longer than that: the
+// answer will not come.
+func (p *peers) lifeline(t wire.NodeTag) context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line, ok := p.lines[t]
+	if !ok {
+		line.ctx, line.cancel = context.WithCancel(context.Background())
+		p.lines[t] = line
+	}
+	return line.ctx
+}
+
+// cut ends t's lifeline. The caller holds mu.
+func (p *peers) cut(t wire.NodeTag) {
+	if line, ok := p.lines[t]; ok {
+		line.cancel()
+		delete(p.lines, t)
+	}
 }
 
 // heard records a heartbeat.
@@ -54,10 +86,11 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Unlock()
 }
 
-// left forgets a node that said goodbye.
+// left forgets a node that said goodbye, or that a request found gone.
 func (p *peers) left(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
+	p.cut(t)
 	p.mu.Unlock()
 }
 
@@ -108,6 +141,11 @@ func (p *peers) forgetDead() []wire.NodeTag {
 		if !p.fresh(seen.at) {
 			dead = append(dead, t)
 			delete(p.seen, t)
+		}
+	}
+	for t := range p.lines {
+		if _, ok := p.seen[t]; !ok && p.settled() {
+			p.cut(t) // dead, or never heard of
 		}
 	}
 	return dead

@@ -44,19 +44,37 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
-	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
-	answer, err := n.nc.RequestWithContext(ctx, n.deliverSubject(tag), msg)
-	cancel()
+	answer, err := n.request(ctx, tag, n.deliverSubject(tag), msg)
 	*bp = msg
 	buffers.Put(bp)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return n.noResponders(tag, d.To)
 	case err != nil:
-		return fmt.Errorf("cluster: deliver through node %s: %w", tag, errors.Join(ErrBackbone, err))
+		return fmt.Errorf("cluster: deliver through node %s: %w", tag, err)
 	}
 	_, err = parseAnswer(answer.Data)
 	return err
+}
+
+// request makes a request to node tag, and waits for the answer for
+// RequestTimeout at most, or until the node is taken for gone (a node
+// killed while the request was in flight never answers; the requests that
+// find no responder after it tell). An error other than
+// nats.ErrNoResponders matches ErrBackbone.
+func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, data []byte) (*nats.Msg, error) {
+	line := n.peers.lifeline(tag)
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
+	defer context.AfterFunc(line, cancel)()
+	answer, err := n.nc.RequestWithContext(ctx, subject, data)
+	switch {
+	case err == nil, errors.Is(err, nats.ErrNoResponders):
+		return answer, err
+	case line.Err() != nil:
+		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
+	}
+	return nil, errors.Join(ErrBackbone, err)
 }
 
 // unreachable returns why a connection of node tag cannot be reached now,
@@ -79,6 +97,7 @@ func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
 // its NATS connection came back, the node has not come back yet.
 func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
 	if n.peers.settled() {
+		n.peers.left(tag)
 		return goneError(connectionID)
 	}
 	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)
