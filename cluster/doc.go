@@ -15,14 +15,17 @@
 // issues begins with that tag (wire.NewConnectionIDOn), so a message for a
 // connection is sent straight to the subject of the node that holds it,
 // "monologue.NAME.n.TAG.d": one NATS subscription per node, never one per
-// connection, however many connections there are. Deliveries are one way:
-// when the target turns out gone, full or of another tenant, its node sends
-// the error frame back to the sender's connection the same way
-// (relay.Delivery.ReplyTo). Nodes publish heartbeats every 500 ms; a node
-// unheard of for 1.5 s is dead, and messages for its connections are
-// answered gone at once. Deliveries from one node to another travel over
-// one NATS connection, in order: per pair of sender and receiver, order is
-// kept, and delivery is at most once.
+// connection, however many connections there are. A delivery is a NATS
+// request: the node that holds the target answers with what its gateway's
+// Send returned (delivered, gone, queue full, another tenant), so the
+// relay answers the sender as on one node. Nodes publish heartbeats every
+// 500 ms; a node unheard of for 1.5 s is dead, and messages for its
+// connections are answered gone at once. A delivery in flight to a node
+// that dies is not answered: it ends, internal, when the node is found
+// gone (a later request finds no responder, the node says goodbye or goes
+// unheard of), or after the request timeout. Deliveries from one node to
+// another travel over one NATS connection, in order: per pair of sender
+// and receiver, order is kept, and delivery is at most once.
 //
 // # Channels
 //
@@ -37,5 +40,8 @@
 // A node keeps serving its own connections. What needs another node is
 // answered internal at once while the node's NATS connection is down, and
 // everything resumes when it returns: the NATS client reconnects and
-// restores the node's subscriptions by itself.
+// restores the node's subscriptions by itself. A node unheard of while
+// this node could not hear is not taken for dead: until the nodes have had
+// 1.5 s to be heard again, a message for a connection of a node that does
+// not answer is internal, not gone.
 package cluster

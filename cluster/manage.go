@@ -58,22 +58,17 @@ func (n *Node) manage(ctx context.Context, op byte, connectionID string, data []
 	if !ok || n.isLocal(connectionID) {
 		return nil, goneError(connectionID)
 	}
-	if !n.connected() {
-		return nil, ErrBackbone
-	}
-	if !n.peers.alive(tag) {
-		return nil, goneError(connectionID)
+	if err := n.unreachable(tag, connectionID); err != nil {
+		return nil, err
 	}
 	req := appendField([]byte{op}, []byte(connectionID))
 	req = append(req, data...)
-	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
-	defer cancel()
-	msg, err := n.nc.RequestWithContext(ctx, n.manageSubject(tag), req)
+	msg, err := n.request(ctx, tag, n.manageSubject(tag), req)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return nil, goneError(connectionID) // the node has just gone
+		return nil, n.noResponders(tag, connectionID)
 	case err != nil:
-		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, errors.Join(ErrBackbone, err))
+		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, err)
 	}
 	return parseAnswer(msg.Data)
 }

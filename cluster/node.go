@@ -82,6 +82,11 @@ type Node struct {
 	idHead  string // the first characters of this node's connection IDs
 	started time.Time
 
+	// self is what onBeat knows of this node: heartbeats arrive on their
+	// own goroutine from the start of join, before tag and started are set
+	// and before Attach.
+	self atomic.Pointer[selfBeat]
+
 	local    Local        // set by Attach, before anything reads it
 	counter  atomic.Value // func() int: the local connections, for heartbeats
 	peers    *peers
@@ -175,6 +180,7 @@ func (n *Node) Attach(local Local) error {
 		return fmt.Errorf("cluster: subscribe to deliveries: %w", err)
 	}
 	n.subs = append(n.subs, n.deliveries)
+	n.self.Store(&selfBeat{tag: n.tag, started: n.started, attached: true})
 	manage, err := n.nc.Subscribe(n.manageSubject(n.tag), n.onManage)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe to management requests: %w", err)
@@ -188,8 +194,10 @@ func (n *Node) Attach(local Local) error {
 	if err := n.nc.FlushTimeout(n.opts.RequestTimeout); err != nil {
 		return fmt.Errorf("cluster: announce: %w", err)
 	}
+	status := n.nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED)
 	n.done.Go(n.serveInbound)
 	n.done.Go(n.heartbeat)
+	n.done.Go(func() { n.watchConnection(status) })
 	return nil
 }
 

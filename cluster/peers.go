@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,11 +22,29 @@ type beat struct {
 }
 
 // peers is the node's view of the live nodes, from their heartbeats.
+//
+// Not having heard a node for deadAfter means it is dead only when this
+// node could hear all that time: deaf is the last moment its own NATS
+// connection was down, and a node is judged by the later of its last
+// heartbeat and that moment. So when NATS returns after an outage, the
+// nodes known before are taken for alive until they have had deadAfter to
+// be heard again, rather than for dead (their connections gone) until
+// their next heartbeat.
 type peers struct {
 	deadAfter time.Duration
+	deaf      atomic.Int64 // unix nanoseconds; 0: never
 
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
+	// lines are the lifelines of the nodes requests are in flight to: each
+	// ends when its node is taken for gone, and so do the requests.
+	lines map[wire.NodeTag]lifeline
+}
+
+// lifeline is a context that ends when its node is taken for gone.
+type lifeline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type peer struct {
@@ -34,7 +53,30 @@ type peer struct {
 }
 
 func newPeers(deadAfter time.Duration) *peers {
-	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer)}
+	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]lifeline)}
+}
+
+// lifeline returns a context that ends when t is taken for gone: it said
+// goodbye, went unheard of for deadAfter, or a request to it found no
+// responder. A request to t waits for its answer no longer than that: the
+// answer will not come.
+func (p *peers) lifeline(t wire.NodeTag) context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line, ok := p.lines[t]
+	if !ok {
+		line.ctx, line.cancel = context.WithCancel(context.Background())
+		p.lines[t] = line
+	}
+	return line.ctx
+}
+
+// cut ends t's lifeline. The caller holds mu.
+func (p *peers) cut(t wire.NodeTag) {
+	if line, ok := p.lines[t]; ok {
+		line.cancel()
+		delete(p.lines, t)
+	}
 }
 
 // heard records a heartbeat.
@@ -44,10 +86,11 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Unlock()
 }
 
-// left forgets a node that said goodbye.
+// left forgets a node that said goodbye, or that a request found gone.
 func (p *peers) left(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
+	p.cut(t)
 	p.mu.Unlock()
 }
 
@@ -56,8 +99,25 @@ func (p *peers) alive(t wire.NodeTag) bool {
 	p.mu.RLock()
 	seen, ok := p.seen[t]
 	p.mu.RUnlock()
-	return ok && time.Since(seen.at) < p.deadAfter
+	return ok && p.fresh(seen.at)
 }
+
+// fresh reports whether a node last heard at is alive: it was heard, or
+// this node could not hear, less than deadAfter ago.
+func (p *peers) fresh(at time.Time) bool {
+	if deaf := p.deaf.Load(); deaf > at.UnixNano() {
+		at = time.Unix(0, deaf)
+	}
+	return time.Since(at) < p.deadAfter
+}
+
+// markDeaf records that this node cannot hear the others now (its NATS
+// connection is down), or could not until now (it has just come back).
+func (p *peers) markDeaf() { p.deaf.Store(time.Now().UnixNano()) }
+
+// settled reports whether this node has heard the others for deadAfter
+// without a break, so that a node it has not heard of is not alive.
+func (p *peers) settled() bool { return time.Since(time.Unix(0, p.deaf.Load())) >= p.deadAfter }
 
 // count returns how many nodes are alive.
 func (p *peers) count() int {
@@ -65,7 +125,7 @@ func (p *peers) count() int {
 	defer p.mu.RUnlock()
 	n := 0
 	for _, seen := range p.seen {
-		if time.Since(seen.at) < p.deadAfter {
+		if p.fresh(seen.at) {
 			n++
 		}
 	}
@@ -78,9 +138,14 @@ func (p *peers) forgetDead() []wire.NodeTag {
 	defer p.mu.Unlock()
 	var dead []wire.NodeTag
 	for t, seen := range p.seen {
-		if time.Since(seen.at) >= p.deadAfter {
+		if !p.fresh(seen.at) {
 			dead = append(dead, t)
 			delete(p.seen, t)
+		}
+	}
+	for t := range p.lines {
+		if _, ok := p.seen[t]; !ok && p.settled() {
+			p.cut(t) // dead, or never heard of
 		}
 	}
 	return dead
@@ -125,6 +190,7 @@ func (n *Node) join(ctx context.Context) error {
 	}
 	n.idHead = n.tag.Prefix()
 	n.started = time.Now()
+	n.self.Store(&selfBeat{tag: n.tag, started: n.started})
 	hello, err := n.nc.Subscribe(n.prefix+subjectHello, func(m *nats.Msg) {
 		if m.Reply != "" {
 			_ = m.Respond(n.beatMessage())
@@ -197,13 +263,26 @@ func (n *Node) onBeat(m *nats.Msg) {
 		return
 	}
 	t, ok := wire.ParseNodeTag(b.Tag)
-	if !ok || (t == n.tag && b.Started.Equal(n.started)) {
+	if !ok {
 		return
 	}
-	if t == n.tag && n.deliveries != nil {
-		n.log.Error("another node has this node's tag: their connections may be confused", "tag", b.Tag, "address", b.Address)
+	if self := n.self.Load(); self != nil && t == self.tag {
+		if b.Started.Equal(self.started) {
+			return
+		}
+		if self.attached {
+			n.log.Error("another node has this node's tag: their connections may be confused", "tag", b.Tag, "address", b.Address)
+		}
 	}
 	n.peers.heard(t, b)
+}
+
+// selfBeat is the node's own tag and start, as onBeat compares heartbeats
+// with them; attached once the node serves deliveries.
+type selfBeat struct {
+	tag      wire.NodeTag
+	started  time.Time
+	attached bool
 }
 
 func (n *Node) beatMessage() []byte {
@@ -241,12 +320,31 @@ func (n *Node) heartbeat() {
 			return
 		case <-t.C:
 		}
-		if n.nc.IsConnected() {
-			_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+		if !n.nc.IsConnected() {
+			n.peers.markDeaf()
+			continue
 		}
+		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
 		for _, dead := range n.peers.forgetDead() {
 			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
 			n.forgetNode(dead)
+		}
+	}
+}
+
+// watchConnection notes when the node's NATS connection comes back, and
+// tells the others at once that this node lives.
+func (n *Node) watchConnection(status chan nats.Status) {
+	defer n.nc.RemoveStatusListener(status)
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case s := <-status:
+			n.peers.markDeaf()
+			if s == nats.CONNECTED {
+				_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+			}
 		}
 	}
 }
@@ -258,7 +356,7 @@ func (n *Node) Nodes() []NodeInfo {
 	n.peers.mu.RLock()
 	defer n.peers.mu.RUnlock()
 	for _, p := range n.peers.seen {
-		if time.Since(p.at) < n.peers.deadAfter {
+		if n.peers.fresh(p.at) {
 			all = append(all, NodeInfo{Tag: p.Tag, Address: p.Address, Started: p.Started, Connections: p.Connections})
 		}
 	}

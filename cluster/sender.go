@@ -27,7 +27,9 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // on one node, and in order. It returns wire.ErrGone at once for a
 // connection of a node that is dead or never was, and ErrBackbone while
 // this node cannot reach NATS or the other node does not answer within
-// RequestTimeout.
+// RequestTimeout. Just after this node's NATS connection comes back, a
+// node it has not heard of yet may be alive: the delivery is tried, and
+// answers ErrBackbone rather than gone when no node takes it.
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
 	if n.isLocal(d.To) {
@@ -37,27 +39,68 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	if !ok {
 		return goneError(d.To)
 	}
-	if !n.connected() {
-		return ErrBackbone
-	}
-	if !n.peers.alive(tag) {
-		return goneError(d.To)
+	if err := n.unreachable(tag, d.To); err != nil {
+		return err
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
-	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
-	answer, err := n.nc.RequestWithContext(ctx, n.deliverSubject(tag), msg)
-	cancel()
+	answer, err := n.request(ctx, tag, n.deliverSubject(tag), msg)
 	*bp = msg
 	buffers.Put(bp)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return goneError(d.To) // the node has just gone
+		return n.noResponders(tag, d.To)
 	case err != nil:
-		return fmt.Errorf("cluster: deliver through node %s: %w", tag, errors.Join(ErrBackbone, err))
+		return fmt.Errorf("cluster: deliver through node %s: %w", tag, err)
 	}
 	_, err = parseAnswer(answer.Data)
 	return err
+}
+
+// request makes a request to node tag, and waits for the answer for
+// RequestTimeout at most, or until the node is taken for gone (a node
+// killed while the request was in flight never answers; the requests that
+// find no responder after it tell). An error other than
+// nats.ErrNoResponders matches ErrBackbone.
+func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, data []byte) (*nats.Msg, error) {
+	line := n.peers.lifeline(tag)
+	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
+	defer cancel()
+	defer context.AfterFunc(line, cancel)()
+	answer, err := n.nc.RequestWithContext(ctx, subject, data)
+	switch {
+	case err == nil, errors.Is(err, nats.ErrNoResponders):
+		return answer, err
+	case line.Err() != nil:
+		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
+	}
+	return nil, errors.Join(ErrBackbone, err)
+}
+
+// unreachable returns why a connection of node tag cannot be reached now,
+// or nil: ErrBackbone while this node's NATS connection is down, gone when
+// the node is not alive and this node has heard the others long enough to
+// know it.
+func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
+	if !n.connected() {
+		n.peers.markDeaf()
+		return ErrBackbone
+	}
+	if !n.peers.alive(tag) && n.peers.settled() {
+		return goneError(connectionID)
+	}
+	return nil
+}
+
+// noResponders answers a request to node tag that no node took: the node
+// has just gone; or, while this node may not have heard the others since
+// its NATS connection came back, the node has not come back yet.
+func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
+	if n.peers.settled() {
+		n.peers.left(tag)
+		return goneError(connectionID)
+	}
+	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)
 }
 
 // onDeliver hands a delivery from another node to the gateway, and answers
