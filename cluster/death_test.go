@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,8 +17,6 @@ import (
 
 const deathKey = "death-test-key"
 
-// quiet drops the logs of the nodes under test.
-var quiet = slog.New(slog.DiscardHandler)
 
 // deathPeer is a WebSocket client of one node.
 type deathPeer struct {
