@@ -17,7 +17,6 @@ import (
 
 const deathKey = "death-test-key"
 
-
 // deathPeer is a WebSocket client of one node.
 type deathPeer struct {
 	t  *testing.T
