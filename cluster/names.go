@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/monologue-go/monologue/names"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -150,14 +151,7 @@ func (s *Names) Holders(_ context.Context, name string, limit int) ([]string, in
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	set := s.holders[name]
-	ids := make([]string, 0, min(limit, len(set)))
-	for id := range set {
-		if len(ids) == limit {
-			break
-		}
-		ids = append(ids, id)
-	}
-	return ids, len(set), nil
+	return names.Keys(set, limit), len(set), nil
 }
 
 // DropConnection releases every name of a local connection that closed.

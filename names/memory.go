@@ -103,6 +103,11 @@ func (m *Memory) Holders(_ context.Context, name string, limit int) ([]string, i
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	set := m.holders[name]
+	return Keys(set, limit), len(set), nil
+}
+
+// Keys returns at most limit keys of set, in no particular order.
+func Keys[V any](set map[string]V, limit int) []string {
 	ids := make([]string, 0, min(limit, len(set)))
 	for id := range set {
 		if len(ids) == limit {
@@ -110,7 +115,7 @@ func (m *Memory) Holders(_ context.Context, name string, limit int) ([]string, i
 		}
 		ids = append(ids, id)
 	}
-	return ids, len(set), nil
+	return ids
 }
 
 // DropConnection releases every name connectionID holds.
