@@ -114,6 +114,7 @@ func (c *conn) handle(body []byte) {
 		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
+	c.received(ev.Route, len(body))
 	ctx := g.ctx
 	if c.buffered() {
 		ctx = g.batchCtx // more messages follow: let their frames leave together
@@ -148,7 +149,8 @@ func (c *conn) allow() bool {
 func (c *conn) replyError(code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
-	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, !c.buffered())
+	frame := wire.AppendError(scratch[:0], code, message, id, "")
+	c.traceOut(frame, c.enqueue(ws.OpText, frame, true, !c.buffered()))
 }
 
 // endingFor maps the error that ended the read loop to a close.

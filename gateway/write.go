@@ -38,7 +38,9 @@ func putBuffer(pool *sync.Pool, b *[]byte) {
 // send queues a text frame from the Sender, or writes it at once (see
 // enqueue) unless batch says that more frames are about to follow.
 func (c *conn) send(data []byte, batch bool) error {
-	return c.enqueue(ws.OpText, data, true, !batch)
+	err := c.enqueue(ws.OpText, data, true, !batch)
+	c.traceOut(data, err)
+	return err
 }
 
 // enqueue sends a frame without ever blocking on the socket. A limited
@@ -74,6 +76,8 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited, now bool) error {
 	}
 	if op == ws.OpClose {
 		c.closed = true
+	} else if op == ws.OpText {
+		c.countOutLocked(len(data))
 	}
 	if now && !c.writing && c.raw != nil {
 		// Idle: without a writer nothing is queued (see writeLoop).
