@@ -160,6 +160,11 @@ type Options struct {
 	// a cluster, for the management API. Nil: this node is the gateway.
 	Remote Remote
 
+	// Address is the gateway's public address as clients dial it (its
+	// WebSocket URL), shown by the introspection API and the dashboard.
+	// Empty: none shown.
+	Address string
+
 	// NewIntegration builds the integration that events go to, given the
 	// gateway (a relay.Sender and relay.Tenants). It is called once, by New.
 	// Nil: an in-process relay over the gateway and an in-memory channel
