@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"send":      {"send a direct message: send ID PAYLOAD", runSend},
 		"publish":   {"publish to a channel: publish CHANNEL PAYLOAD", runPublish},
 		"subscribe": {"print a channel's messages as JSON lines: subscribe CHANNEL", runSubscribe},
+		"version":   {"print the version of this binary", runVersion},
 	}
 }
 
@@ -58,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" {
+		args[0] = "version"
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
