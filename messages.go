@@ -15,8 +15,12 @@ import (
 // Message is a direct message that is not RPC, or a message of a subscribed
 // channel, as received by Options.OnMessage.
 type Message struct {
-	// From is the sender's connection ID; "" for a message the gateway
-	// broadcast itself (HTTP POST /channels/{channel}).
+	// From is the sender's connection ID; "" for a message from the
+	// gateway itself: a broadcast (HTTP POST /channels/{channel}, with a
+	// Channel), or a frame posted to this connection through the management
+	// API (POST @connections), which has no Channel either and whose
+	// Payload is the whole frame (as it is when it is JSON, else as a JSON
+	// string).
 	From string
 	// Channel is the channel the message was published to; "" for a direct
 	// message.
@@ -173,7 +177,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		return
 	}
 	if i := wire.SkipSpace(data, 0); i >= len(data) || data[i] != '{' {
-		c.log.Debug("monologue: ignored a frame that is not a JSON object", "frame", string(data))
+		c.deliverRaw(data)
 		return
 	}
 	f, err := parseServerFrame(data)
@@ -198,7 +202,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		if id, ok := parseToken(f.message); ok && c.complete(id, "", reply{}) {
 			return
 		}
-		c.log.Debug("monologue: ignored a frame", "frame", string(data))
+		c.deliverRaw(data)
 	case f.channel != nil:
 		c.deliver(Message{From: jsonString(f.from), Channel: jsonString(f.channel), Payload: clone(f.payload)})
 	case f.from != nil:
@@ -208,8 +212,20 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		}
 		c.deliver(Message{From: cn.peerID(f.from), Payload: clone(f.payload)})
 	default:
-		c.log.Debug("monologue: ignored a frame", "frame", string(data))
+		c.deliverRaw(data)
 	}
+}
+
+// deliverRaw delivers a frame that is not one of the relay's (what POST
+// @connections sent as it is) as a message from the gateway: the frame is
+// the payload, as it is when it is JSON, else as a JSON string.
+func (c *Client) deliverRaw(data []byte) {
+	c.log.Debug("monologue: a frame from the gateway", "bytes", len(data))
+	if json.Valid(data) {
+		c.deliver(Message{Payload: clone(data)})
+		return
+	}
+	c.deliver(Message{Payload: wire.AppendString(nil, string(data))})
 }
 
 // gatewayError fails the operation an error frame is about, or logs it.
@@ -238,11 +254,12 @@ func clone(b []byte) []byte {
 	return append([]byte(nil), b...)
 }
 
-// event is what the OnMessage goroutine delivers: a message, or a
-// reconnection.
+// event is what the OnMessage goroutine delivers: a message, a
+// reconnection, or a reconnection refused for good.
 type event struct {
 	message     Message
 	reconnected string // the new ID, for OnReconnect
+	failed      error  // for OnError
 }
 
 // deliver queues m for OnMessage, dropping it when the queue is full.
@@ -267,9 +284,12 @@ func (c *Client) dispatchEvents() {
 		case <-c.closed:
 			return
 		case e := <-c.events:
-			if e.reconnected != "" {
+			switch {
+			case e.failed != nil:
+				c.opts.OnError(e.failed)
+			case e.reconnected != "":
 				c.opts.OnReconnect(e.reconnected)
-			} else {
+			default:
 				c.opts.OnMessage(e.message)
 			}
 		}
