@@ -261,3 +261,15 @@ func deliver(ctx context.Context, c *monologue.Client, errs *sendErrors, send fu
 	}
 	return errs.first()
 }
+
+// waitDone waits until ctx ends (nil: the person stopped the command) or
+// the client stops for good, such as when the gateway refuses to let it
+// reconnect (its error).
+func waitDone(ctx context.Context, c *monologue.Client) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-c.Done():
+		return c.Err()
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +273,30 @@ func TestCallTimeoutNamesFlag(t *testing.T) {
 	status := run(append(append([]string{"call"}, flags...), string(id), "m", "--timeout", "200ms"), &stdout, &stderr)
 	if status != 1 || !strings.Contains(stderr.String(), "no reply within 200ms (--timeout)") || strings.Contains(stderr.String(), "Options.") {
 		t.Errorf("status %d, stderr %q", status, stderr.String())
+	}
+}
+
+// TestListenPrintsGatewayFrames: a frame posted through the management API
+// (POST @connections), as wscat would show it, is printed by listen as a
+// message from the gateway.
+func TestListenPrintsGatewayFrames(t *testing.T) {
+	srv := gatewaytest.Start(t, gateway.Options{APIKeys: []string{cliTestKey}, Logger: slog.New(slog.DiscardHandler)})
+	listen := runBackground(t, runListen, []string{"--endpoint", srv.URL, "--api-key", cliTestKey})
+	id := readLine(t, listen.stdout, "the ID")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, frame := range []string{`{"deploy":"v2"}`, "plain words"} {
+		resp, err := client.Post(srv.AdminURL+"/@connections/"+url.PathEscape(id), "text/plain", strings.NewReader(frame))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, want := range []string{`{"payload":{"deploy":"v2"}}`, `{"payload":"plain words"}`} {
+		if line := readLine(t, listen.stdout, "the gateway's frame"); line != want {
+			t.Errorf("listen printed %s, want %s", line, want)
+		}
+	}
+	if err := listen.stop(); err != nil {
+		t.Errorf("listen returned %v", err)
 	}
 }
