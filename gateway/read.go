@@ -114,7 +114,7 @@ func (c *conn) handle(body []byte) {
 		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
-	c.received(ev.Route, len(body))
+	c.received(&ev)
 	ctx := g.ctx
 	if c.buffered() {
 		ctx = g.batchCtx // more messages follow: let their frames leave together

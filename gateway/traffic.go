@@ -5,6 +5,9 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
 )
 
 // traffic counts what one connection sent and received, for the
@@ -22,11 +25,17 @@ type traffic struct {
 }
 
 // received counts one message from the client and logs it at debug level
-// (reader goroutine only).
-func (c *conn) received(route string, size int) {
+// (reader goroutine only), with its route ("whoami" for whoami, which API
+// Gateway routes to $default).
+func (c *conn) received(ev *relay.Event) {
+	size := len(ev.Body)
 	c.traffic.messagesIn.Add(1)
 	c.traffic.bytesIn.Add(uint64(size))
 	if log := c.gw.log; log.Enabled(context.Background(), slog.LevelDebug) {
+		route := ev.Route
+		if ev.Frame != nil && ev.Frame.Whoami {
+			route = wire.Whoami
+		}
 		log.LogAttrs(context.Background(), slog.LevelDebug, "frame in",
 			slog.String("connection", c.id), slog.String("route", route), slog.Int("bytes", size))
 	}
