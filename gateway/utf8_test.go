@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestInvalidUTF8BodiesRefused(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, url string }{
 		{"HTTP publish", s.http + "/channels/news"},
-		{"PostToConnection", s.admin + "/@connections/" + id},
+		{"PostToConnection", s.admin + "/@connections/" + url.PathEscape(id)},
 	} {
 		for _, body := range []string{"\xff", `{"a":"` + "\xc3\x28" + `"}`, `"` + "\xed\xa0\x80" + `"`} {
 			req, _ := http.NewRequest(http.MethodPost, tt.url, strings.NewReader(body))
