@@ -2,10 +2,10 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
@@ -172,18 +171,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		dialogsDone.Wait()
 	}()
 
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(adminKeyID+":"+adminSecret))
-	act(t, ctx, "open the dashboard",
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
-				return err
-			}
-			_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
-			return err
-		}),
-		chromedp.Navigate(s.admin+"/"),
-		chromedp.WaitVisible(chromedp.ID("connections")),
-	)
+	// Sign in as a person does, with the pair in the address: the browser
+	// then sends it with HTTP Basic on every request of the page, its
+	// fetches and its event stream.
+	page := strings.Replace(s.admin, "http://", "http://"+url.UserPassword(adminKeyID, adminSecret).String()+"@", 1) + "/"
+	act(t, ctx, "open the dashboard", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.ID("connections")))
 
 	// The page lists the three clients (and the talker), live.
 	rowIDs := func() []string {

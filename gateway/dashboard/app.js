@@ -16,6 +16,7 @@ const state = {
   page: 0,
   next: '',
   selected: null, // the connection whose details are open
+  namesHeld: false, // some connection holds a name: show the names
   refreshing: false,
   again: false,
 };
@@ -37,7 +38,9 @@ async function api(method, path, body) {
     init.body = body;
     init.headers['Content-Type'] = 'text/plain; charset=utf-8';
   }
-  const res = await fetch(path, init);
+  // Against the origin, not the page's address: a page opened as
+  // http://user:password@host/ may not fetch URLs relative to it.
+  const res = await fetch(new URL(path, location.origin), init);
   if (res.status === 204) return null;
   const text = await res.text();
   let data = null;
@@ -124,7 +127,7 @@ function renderConnections(items) {
     tr.append(
       el('td', c.id, 'id'),
       el('td', c.tenant),
-      el('td', (c.names || []).join(', ')),
+      el('td', (c.names || []).join(', '), 'names-column'),
       el('td', c.channels, 'num'),
       el('td', c.sourceIp),
       agent,
@@ -142,6 +145,7 @@ function renderConnections(items) {
   });
   body.replaceChildren(...rows);
   $('connections-empty').hidden = items.length > 0;
+  showNames(items.some((c) => c.names && c.names.length));
 }
 
 function select(id) {
@@ -265,7 +269,9 @@ async function refreshChannels() {
 async function refreshNames() {
   const data = await api('GET', '/api/names?limit=200');
   // Names show only where some connection holds one.
-  $('names-section').hidden = data.items.length === 0;
+  state.namesHeld = data.items.length > 0;
+  $('names-section').hidden = !state.namesHeld;
+  showNames(false);
   const rows = data.items.map((n) => {
     const tr = document.createElement('tr');
     tr.append(el('td', n.tenant), el('td', n.name, 'id'), el('td', n.members, 'num'),
@@ -275,6 +281,12 @@ async function refreshNames() {
   });
   $('names').tBodies[0].replaceChildren(...rows);
   $('names-total').textContent = data.total !== undefined ? `(${data.total})` : '';
+}
+
+// showNames shows the names column when a connection listed, or any,
+// holds a name.
+function showNames(listed) {
+  document.body.classList.toggle('no-names', !(listed || state.namesHeld));
 }
 
 function filterMembers(member) {
@@ -351,7 +363,7 @@ function setStatus(text, stateName) {
 }
 
 function connectEvents() {
-  const source = new EventSource('/api/events');
+  const source = new EventSource(new URL('/api/events', location.origin));
   source.addEventListener('stats', (e) => {
     setStatus('live', 'live');
     try { onStats(JSON.parse(e.data)); } catch (err) { console.error(err); }
