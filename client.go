@@ -51,6 +51,11 @@ type Client struct {
 
 	closeOnce  sync.Once
 	supervisor sync.WaitGroup
+
+	// done is closed when the client stops for good; err says why (set
+	// before done is closed).
+	done chan struct{}
+	err  error
 }
 
 // Dial connects to the gateway and learns the connection ID. opts may be
@@ -84,6 +89,7 @@ func Dial(ctx context.Context, opts *Options) (*Client, error) {
 			NetDial:   o.NetDial,
 		},
 		closed:        make(chan struct{}),
+		done:          make(chan struct{}),
 		pending:       make(map[uint64]pendingOp),
 		slots:         make(chan struct{}, o.MaxConcurrentHandlers),
 		subscriptions: make(map[string]bool),
@@ -126,6 +132,24 @@ func (c *Client) DroppedMessages() uint64 {
 	return c.dropped.Load()
 }
 
+// Done returns a channel that is closed when the client stops for good:
+// after Close, when the connection drops without Options.Reconnect, or when
+// the gateway refuses a reconnection for good (HTTP 403: the API key is no
+// longer accepted, which retrying cannot change). Err then says why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns nil until Done is closed, then why the client stopped: an
+// error matching ErrClosed after Close, else one matching ErrDisconnected
+// (and ErrForbidden when a reconnection was refused).
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
 // Close closes the connection (with a closing handshake bounded to about a
 // second), fails the operations in flight with ErrClosed, cancels the
 // context of running handlers and stops the client's goroutines. It does not
@@ -161,9 +185,12 @@ func (c *Client) isClosed() bool {
 }
 
 // supervise waits for the connection to end, fails what was in flight and,
-// with Options.Reconnect, dials again.
+// with Options.Reconnect, dials again. When it returns the client has
+// stopped for good: it sets err and closes done.
 func (c *Client) supervise(cn *connection) {
 	defer c.supervisor.Done()
+	c.err = ErrClosed
+	defer close(c.done)
 	for {
 		<-cn.done
 		if c.isClosed() {
@@ -173,10 +200,16 @@ func (c *Client) supervise(cn *connection) {
 		c.failPending(disconnected(cn.err))
 		if !c.opts.Reconnect {
 			c.log.Warn("monologue: connection lost", "id", cn.id, "error", cn.err)
+			c.err = disconnected(cn.err)
 			return
 		}
 		c.log.Info("monologue: connection lost, reconnecting", "id", cn.id, "error", cn.err)
-		if cn = c.reconnect(); cn == nil {
+		var refused error
+		if cn, refused = c.reconnect(); cn == nil {
+			if refused != nil {
+				c.err = refused
+				c.failPending(refused)
+			}
 			return
 		}
 	}
@@ -188,9 +221,11 @@ const (
 	reconnectMaxWait = 10 * time.Second
 )
 
-// reconnect dials until it succeeds or the client is closed (nil). It
-// subscribes the channels again before telling OnReconnect.
-func (c *Client) reconnect() *connection {
+// reconnect dials until it succeeds, the client is closed (nil, nil), or
+// the gateway refuses for good (nil and why: a 403, a key it no longer
+// accepts, which retrying cannot mend). It subscribes the channels again
+// before telling OnReconnect.
+func (c *Client) reconnect() (*connection, error) {
 	wait := reconnectMinWait
 	for attempt := 1; ; attempt++ {
 		// The first attempt waits too, with jitter, so that the clients of a
@@ -201,13 +236,16 @@ func (c *Client) reconnect() *connection {
 		case <-timer.C:
 		case <-c.closed:
 			timer.Stop()
-			return nil
+			return nil, nil
 		}
 		wait = min(wait*2, reconnectMaxWait)
 		cn, err := c.dial(c.ctx)
 		if err != nil {
 			if c.isClosed() {
-				return nil
+				return nil, nil
+			}
+			if errors.Is(err, ErrForbidden) {
+				return nil, c.refused(err)
 			}
 			c.log.Warn("monologue: reconnection failed", "attempt", attempt, "error", err)
 			continue
@@ -215,7 +253,7 @@ func (c *Client) reconnect() *connection {
 		c.conn.Store(cn)
 		if c.isClosed() { // Close may have loaded the old connection
 			cn.close()
-			return nil
+			return nil, nil
 		}
 		c.resubscribe(cn)
 		c.log.Info("monologue: reconnected", "id", cn.id, "attempts", attempt)
@@ -225,8 +263,23 @@ func (c *Client) reconnect() *connection {
 			case <-c.closed:
 			}
 		}
-		return cn
+		return cn, nil
 	}
+}
+
+// refused reports a reconnection the gateway refused for good: logged at
+// level Error and handed to OnError (on the goroutine of OnMessage, so that
+// it may call Close), and then the client's Err.
+func (c *Client) refused(err error) error {
+	err = fmt.Errorf("%w: the gateway refused to reconnect; not retrying: %w", ErrDisconnected, err)
+	c.log.Error("monologue: reconnection refused for good", "error", err)
+	if c.opts.OnError != nil {
+		select {
+		case c.events <- event{failed: err}:
+		case <-c.closed:
+		}
+	}
+	return err
 }
 
 // resubscribe subscribes the new connection to the channels of the old one
@@ -264,6 +317,9 @@ func (c *Client) resubscribe(cn *connection) {
 func (c *Client) current() (*connection, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
+	}
+	if err := c.Err(); err != nil {
+		return nil, err
 	}
 	return c.conn.Load(), nil
 }

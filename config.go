@@ -127,3 +127,19 @@ func unquoteValue(v string) string {
 	}
 	return v
 }
+
+// ReadConfigFile reads the [opts] section of one .monologuerc file, as
+// [LoadConfig] does, ignoring the environment. It is how a tool that writes
+// the file (monologue serve) learns what it holds before replacing it.
+func ReadConfigFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("monologue: read config: %w", err)
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("monologue: read config %s: %w", path, err)
+	}
+	cfg.File = path
+	return cfg, nil
+}

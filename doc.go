@@ -14,7 +14,9 @@
 // Send and Publish do not wait for the gateway; what it reports about them
 // (a peer that is gone) goes to Options.OnError. With Options.Reconnect the
 // client dials again when the gateway closes the connection (it does after
-// 2 hours), keeping its handlers and channels under a new ID.
+// 2 hours), keeping its handlers and channels under a new ID, unless the
+// gateway refuses it (HTTP 403); [Client.Done] and [Client.Err] tell when
+// and why a client stopped for good.
 //
 // A client is configured by [Options]; an endpoint or API key left empty
 // comes from the environment (MONOLOGUE_ENDPOINT, MONOLOGUE_API_KEY) or a

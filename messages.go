@@ -15,8 +15,12 @@ import (
 // Message is a direct message that is not RPC, or a message of a subscribed
 // channel, as received by Options.OnMessage.
 type Message struct {
-	// From is the sender's connection ID; "" for a message the gateway
-	// broadcast itself (HTTP POST /channels/{channel}).
+	// From is the sender's connection ID; "" for a message from the
+	// gateway itself: a broadcast (HTTP POST /channels/{channel}, with a
+	// Channel), or a frame posted to this connection through the management
+	// API (POST @connections), which has no Channel either and whose
+	// Payload is the whole frame (as it is when it is JSON, else as a JSON
+	// string).
 	From string
 	// Channel is the channel the message was published to; "" for a direct
 	// message.
@@ -203,7 +207,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		return
 	}
 	if i := wire.SkipSpace(data, 0); i >= len(data) || data[i] != '{' {
-		c.log.Debug("monologue: ignored a frame that is not a JSON object", "frame", string(data))
+		c.deliverRaw(data)
 		return
 	}
 	f, err := parseServerFrame(data)
@@ -238,7 +242,7 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		if id, ok := parseToken(f.message); ok && c.complete(id, "", reply{}) {
 			return
 		}
-		c.log.Debug("monologue: ignored a frame", "frame", string(data))
+		c.deliverRaw(data)
 	case f.channel != nil && (f.joined != nil || f.left != nil):
 		c.presenceEvent(PresenceEvent{Channel: jsonString(f.channel), Joined: f.joined != nil, ID: jsonString(f.joined) + jsonString(f.left)})
 	case f.channel != nil:
@@ -250,8 +254,20 @@ func (c *Client) dispatch(cn *connection, data []byte) {
 		}
 		c.deliver(Message{From: cn.peerID(f.from), Payload: clone(f.payload), Via: jsonString(f.via)})
 	default:
-		c.log.Debug("monologue: ignored a frame", "frame", string(data))
+		c.deliverRaw(data)
 	}
+}
+
+// deliverRaw delivers a frame that is not one of the relay's (what POST
+// @connections sent as it is) as a message from the gateway: the frame is
+// the payload, as it is when it is JSON, else as a JSON string.
+func (c *Client) deliverRaw(data []byte) {
+	c.log.Debug("monologue: a frame from the gateway", "bytes", len(data))
+	if json.Valid(data) {
+		c.deliver(Message{Payload: clone(data)})
+		return
+	}
+	c.deliver(Message{Payload: wire.AppendString(nil, string(data))})
 }
 
 // gatewayError fails the operation an error frame is about, or logs it.
@@ -281,10 +297,12 @@ func clone(b []byte) []byte {
 }
 
 // event is what the OnMessage goroutine delivers: a message, a
-// reconnection, a presence event or a lost name.
+// reconnection, a reconnection refused for good, a presence event or a
+// lost name.
 type event struct {
 	message     Message
 	reconnected string // the new ID, for OnReconnect
+	failed      error  // for OnError
 	presence    *PresenceEvent
 	lostName    string
 }
@@ -322,6 +340,8 @@ func (c *Client) dispatchEvents() {
 			return
 		case e := <-c.events:
 			switch {
+			case e.failed != nil:
+				c.opts.OnError(e.failed)
 			case e.reconnected != "":
 				c.opts.OnReconnect(e.reconnected)
 			case e.presence != nil:

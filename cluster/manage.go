@@ -22,6 +22,9 @@ const (
 	opPost   = 'P'
 	opGet    = 'G'
 	opDelete = 'D'
+	// opIntrospect is a question of the introspection API (see gather.go);
+	// its connection ID is empty and its data is the query.
+	opIntrospect = 'I'
 )
 
 var _ gateway.Remote = (*Node)(nil)
@@ -97,6 +100,8 @@ func (n *Node) onManage(m *nats.Msg) {
 		}
 	case opDelete:
 		err = n.local.DeleteConnection(connectionID)
+	case opIntrospect:
+		result, err = n.introspect(data)
 	default:
 		err = wire.NewError(wire.CodeBadRequest, "unknown management operation")
 	}

@@ -356,3 +356,39 @@ func (s *Names) onList(m *nats.Msg) {
 	data, _ := json.Marshal(events)
 	_ = m.Respond(data)
 }
+
+// EachName calls fn with every name that connections of this node hold,
+// and how many of them hold it.
+func (s *Names) EachName(fn func(name string, holders int)) {
+	s.mu.Lock()
+	count := map[string]int{}
+	for _, names := range s.local {
+		for name := range names {
+			count[name]++
+		}
+	}
+	s.mu.Unlock()
+	for name, n := range count {
+		fn(name, n)
+	}
+}
+
+// NamesOf returns the names a local connection holds.
+func (s *Names) NamesOf(connectionID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return names.Keys(s.local[connectionID], len(s.local[connectionID]))
+}
+
+// HoldersOf returns the local connections that hold name.
+func (s *Names) HoldersOf(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.holders[name] {
+		if s.node.isLocal(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}

@@ -11,7 +11,8 @@ import (
 // awsTimeFormat is ISO 8601 as API Gateway writes connectedAt and lastActiveAt.
 const awsTimeFormat = "2006-01-02T15:04:05.000Z"
 
-// adminMux serves API Gateway's @connections management API, behind the
+// adminMux serves API Gateway's @connections management API, the
+// introspection API and the dashboard, behind the
 // guard that checks Host, Origin and, with credentials configured, the
 // signature (see adminGuard). The AWS SDK sends connection IDs path-escaped
 // ("=" as %3D, "/" as %2F): the patterns match escaped segments and
@@ -25,7 +26,9 @@ func (g *Gateway) adminMux() http.Handler {
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", g.serveHealth)
-	return g.newAdminGuard(mux)
+	g.introspectionRoutes(mux)
+	g.dashboardRoutes(mux)
+	return g.newAdminGuard(mux, dashboardPaths...)
 }
 
 // servePost is PostToConnection: the body goes to the connection as one

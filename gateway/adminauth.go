@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	pathpkg "path"
 	"strconv"
 	"strings"
 
@@ -30,7 +31,11 @@ const adminService = "execute-api"
 //   - when credentials are configured, carry an AWS Signature Version 4 made
 //     with them, as API Gateway demands of its @connections API; except for
 //     the open paths (health and metrics), and on browser pages HTTP Basic
-//     with the same pair does too.
+//     with the same pair does too: the dashboard and the introspection API
+//     that it calls, whose requests a browser can only authenticate so.
+//     Basic is no weaker a door than the signature for them: the guard's
+//     Host and Origin checks come first, so a page of another origin cannot
+//     use credentials its browser holds (no cross-site request forgery).
 //
 // Every refusal is a 403 with x-amzn-ErrorType ForbiddenException (a
 // browser page without credentials, or with wrong Basic ones, gets 401, so
@@ -49,8 +54,10 @@ type adminGuard struct {
 	keyID, secretKey string
 
 	// open are the paths served without credentials; browser, the paths
-	// that accept HTTP Basic as well as a signature (none yet).
-	open, browser map[string]bool
+	// that accept HTTP Basic as well as a signature, and browserPrefixes
+	// the path prefixes that do.
+	open, browser   map[string]bool
+	browserPrefixes []string
 }
 
 // hostName is a host and port, as a Host header names a listener. The host
@@ -61,7 +68,8 @@ type hostName struct {
 }
 
 // newAdminGuard returns next behind the guard configured by g's options.
-// browser lists the paths of pages meant for a browser.
+// browser lists the paths of pages meant for a browser; one that ends in
+// "/*" stands for every path under it ("/api/*": "/api/x", "/api/x/y").
 func (g *Gateway) newAdminGuard(next http.Handler, browser ...string) *adminGuard {
 	a := &adminGuard{
 		next:    next,
@@ -70,6 +78,10 @@ func (g *Gateway) newAdminGuard(next http.Handler, browser ...string) *adminGuar
 		browser: map[string]bool{},
 	}
 	for _, path := range browser {
+		if prefix, ok := strings.CutSuffix(path, "*"); ok && strings.HasSuffix(prefix, "/") {
+			a.browserPrefixes = append(a.browserPrefixes, prefix)
+			continue
+		}
 		a.browser[path] = true
 	}
 	for _, entry := range g.opts.AdminHosts {
@@ -112,7 +124,8 @@ func (a *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	if a.browser[r.URL.Path] && a.basicAuthorized(r) {
+	browser := a.isBrowser(r.URL.Path)
+	if browser && a.basicAuthorized(r) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
@@ -122,13 +135,29 @@ func (a *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 	case errors.Is(err, sigv4.ErrBodyTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "payload exceeds the message size limit")
-	case a.browser[r.URL.Path] && (errors.Is(err, sigv4.ErrMissing) || hasBasic(r)):
+	case browser && (errors.Is(err, sigv4.ErrMissing) || hasBasic(r)):
 		// 401, not 403, so that the browser asks for the pair (again).
 		w.Header().Set("WWW-Authenticate", `Basic realm="monologue management", charset="UTF-8"`)
 		writeError(w, http.StatusUnauthorized, "UnauthorizedException", "Unauthorized: sign in with the management access key ID and secret access key")
 	default:
 		a.refuse(w, r, strings.TrimPrefix(err.Error(), "sigv4: "))
 	}
+}
+
+// isBrowser reports whether path is a browser page's.
+func (a *adminGuard) isBrowser(path string) bool {
+	if a.browser[path] {
+		return true
+	}
+	if cleaned := pathpkg.Clean(path); cleaned != path && cleaned+"/" != path {
+		return false // "/api/../@connections/x" is not under /api/
+	}
+	for _, prefix := range a.browserPrefixes {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse answers 403 ForbiddenException and logs why.

@@ -43,6 +43,8 @@ type conn struct {
 	connectedAt int64        // Unix nanoseconds
 	lastActive  atomic.Int64 // Unix nanoseconds of the last frame either way
 
+	traffic traffic // messages and bytes each way, for introspection
+
 	// closeStatus is a close asked for by another goroutine (Shutdown,
 	// DeleteConnection): the status to send, or 0. closeReason goes with it.
 	closeStatus atomic.Uint32

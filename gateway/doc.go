@@ -9,9 +9,12 @@
 // private one, each with an http.Server from [Gateway.HTTPServer], which
 // bounds how long a request may take to arrive; [Gateway.Shutdown] closes
 // every connection with status 1001.
-// The gateway is the relay's [relay.Sender] ([Gateway.Send]) and
-// [relay.Tenants] ([Gateway.TenantOf]); events go to an [Integration], the
-// in-process relay unless Options.NewIntegration says otherwise.
+// The management listener also serves the introspection API under /api/
+// (connections, channels, names and nodes, of every node of a cluster that
+// the [Cluster] given as Options.Remote reaches) and the dashboard at /,
+// whose files are embedded. The gateway is the relay's [relay.Sender]
+// ([Gateway.Send]); events go to an [Integration], the in-process relay
+// unless Options.NewIntegration says otherwise.
 //
 // Data flows one way: socket → reader goroutine → Integration.Handle →
 // Gateway.Send → socket, written by the sending goroutine when the

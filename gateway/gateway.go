@@ -47,6 +47,8 @@ type Gateway struct {
 
 	public http.Handler
 	admin  http.Handler
+
+	insight *insight // the introspection API's state
 }
 
 var _ relay.Sender = (*Gateway)(nil)
@@ -66,6 +68,7 @@ func New(opts Options) (*Gateway, error) {
 		conns:   newTable(),
 	}
 	g.admission = newAdmission(&g.opts)
+	g.insight = newInsight(g)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.batchCtx = context.WithValue(g.ctx, batchKey{}, true)
 	newIntegration := opts.NewIntegration
@@ -87,10 +90,12 @@ func New(opts Options) (*Gateway, error) {
 // defaultIntegration is the in-process relay over in-memory stores.
 func defaultIntegration(g *Gateway) (Integration, error) {
 	opts := g.RelayOptions()
-	opts.Channels = channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
+	mem := channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
+	opts.Channels = mem
 	opts.Watchers = channels.NewMemory(g.opts.MaxSubscriptionsPerConnection)
-	opts.Names = names.NewMemory(g.opts.MaxNamesPerConnection)
-	return relay.New(opts), nil
+	held := names.NewMemory(g.opts.MaxNamesPerConnection)
+	opts.Names = held
+	return memoryIntegration{Relay: relay.New(opts), Memory: mem, names: held}, nil
 }
 
 // RelayOptions returns relay options wired to this gateway: the gateway as
@@ -116,8 +121,9 @@ func (g *Gateway) CountError(code wire.Code) { g.metrics.countError(code) }
 func (g *Gateway) Handler() http.Handler { return g.public }
 
 // AdminHandler returns the management listener's handler: API Gateway's
-// @connections API (with or without a stage prefix), GET /metrics and
-// GET /healthz. Serve it on a listener that is not public.
+// @connections API (with or without a stage prefix), the introspection
+// API under /api/, the dashboard at GET /, GET /metrics and GET /healthz.
+// Serve it on a listener that is not public.
 func (g *Gateway) AdminHandler() http.Handler { return g.admin }
 
 // Send delivers d.Frame as a text frame to connection d.To: to an idle

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // keyring holds the API keys as SHA-256 digests, so that every comparison
@@ -95,4 +96,42 @@ func requestKey(r *http.Request) string {
 		return key
 	}
 	return r.URL.Query().Get("apiKey")
+}
+
+// tenantOfLabel returns the tenant a label names, for the introspection
+// API's filters and its publish.
+func (k *keyring) tenantOfLabel(label string) (tenant string, ok bool) {
+	for i, l := range k.labels {
+		if l == label {
+			return k.tenants[i], true
+		}
+	}
+	if label == singleTenantLabel && len(k.tenants) <= 1 {
+		return "", true
+	}
+	return "", false
+}
+
+// splitKey splits a channel store's key (the relay qualifies a channel or
+// name with its tenant: "TENANT:NAME", or NAME for tenant "") into the
+// tenant's label and the name.
+func (k *keyring) splitKey(key string) (label, name string) {
+	if len(k.tenants) > 1 {
+		if tenant, rest, ok := strings.Cut(key, ":"); ok {
+			for i, t := range k.tenants {
+				if t == tenant {
+					return k.labels[i], rest
+				}
+			}
+		}
+	}
+	return singleTenantLabel, key
+}
+
+// joinKey is the store's key of tenant's name, as the relay makes it.
+func joinKey(tenant, name string) string {
+	if tenant == "" {
+		return name
+	}
+	return tenant + ":" + name
 }

@@ -211,8 +211,14 @@ type Options struct {
 	NewConnectionID func() string
 
 	// Remote, when not nil, reaches the connections of the other nodes of
-	// a cluster, for the management API. Nil: this node is the gateway.
+	// a cluster, for the management API; when it is also a [Cluster], the
+	// introspection API lists every node's. Nil: this node is the gateway.
 	Remote Remote
+
+	// Address is the gateway's public address as clients dial it (its
+	// WebSocket URL), shown by the introspection API and the dashboard.
+	// Empty: none shown.
+	Address string
 
 	// NewIntegration builds the integration that events go to, given the
 	// gateway (a relay.Sender and relay.Tenants). It is called once, by New.

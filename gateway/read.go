@@ -138,6 +138,7 @@ func (c *conn) handle(body []byte) bool {
 		return false
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
+	c.received(&ev)
 	ctx := g.ctx
 	if c.buffered() {
 		ctx = g.batchCtx // more messages follow: let their frames leave together
@@ -173,7 +174,8 @@ func (c *conn) allow() bool {
 func (c *conn) replyError(code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
-	_ = c.enqueue(ws.OpText, wire.AppendError(scratch[:0], code, message, id, ""), true, sendModeFor(c.buffered()))
+	frame := wire.AppendError(scratch[:0], code, message, id, "")
+	c.traceOut(frame, c.enqueue(ws.OpText, frame, true, sendModeFor(c.buffered())))
 }
 
 // endingFor maps the error that ended the read loop to a close.

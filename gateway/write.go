@@ -60,7 +60,9 @@ func sendModeFor(more bool) sendMode {
 // send queues a text frame from the Sender, or writes it at once (see
 // enqueue) unless batch says that more frames are about to follow.
 func (c *conn) send(data []byte, batch bool) error {
-	return c.enqueue(ws.OpText, data, true, sendModeFor(batch))
+	err := c.enqueue(ws.OpText, data, true, sendModeFor(batch))
+	c.traceOut(data, err)
+	return err
 }
 
 // enqueue sends a frame without ever blocking on the socket. A limited
@@ -95,6 +97,8 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 	}
 	if op == ws.OpClose {
 		c.closed = true
+	} else if op == ws.OpText {
+		c.countOutLocked(len(data))
 	}
 	if mode == sendNow && !c.writing && c.pending.empty() && c.raw != nil {
 		// Idle: no writer, and nothing queued (frames held by the reader

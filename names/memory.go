@@ -134,3 +134,27 @@ func (m *Memory) Len() int {
 	defer m.mu.RUnlock()
 	return len(m.holders)
 }
+
+// EachName calls fn with every name held and how many hold it; fn must be
+// quick and must not call the store.
+func (m *Memory) EachName(fn func(name string, holders int)) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for name, set := range m.holders {
+		fn(name, len(set))
+	}
+}
+
+// NamesOf returns the names a connection holds.
+func (m *Memory) NamesOf(connectionID string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return Keys(m.held[connectionID], len(m.held[connectionID]))
+}
+
+// HoldersOf returns every holder of name.
+func (m *Memory) HoldersOf(name string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return Keys(m.holders[name], len(m.holders[name]))
+}

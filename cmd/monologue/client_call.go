@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/monologue-go/monologue"
@@ -13,15 +14,21 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	defer trimPrefix(&err)
 	fs, cf := newClientFlagSet("call", "ID METHOD [ARG…]",
 		"Call METHOD on the peer with connection ID ID (or on one holder of @NAME) and\nprint the result as JSON.\n"+
-			"Each ARG is read as JSON, or else as a string: 42 and true are a number and a\n"+
-			"boolean, '\"42\"' is a string, hello is the string \"hello\".", stderr)
+			"Each ARG is JSON: 42 and true are a number and a boolean, '\"42\"' and\n"+
+			"'\"hello\"' are strings, '{\"a\":1}' an object; text that is not JSON is an\n"+
+			"error, unless --string sends every ARG as the text it is.", stderr)
+	asString := stringFlag(fs)
 	rest, err := parseArgs(fs, args, 2, -1)
 	if err != nil {
 		return err
 	}
 	callArgs := make([]any, 0, len(rest)-2)
-	for _, arg := range rest[2:] {
-		callArgs = append(callArgs, parseValue(arg))
+	for i, arg := range rest[2:] {
+		v, err := parseValue(arg, fmt.Sprintf("argument %d", i+1), *asString)
+		if err != nil {
+			return err
+		}
+		callArgs = append(callArgs, v)
 	}
 	c, err := cf.dial(ctx, monologue.Options{}, stderr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,16 @@ func newClientFlagSet(name, usage, description string, stderr io.Writer) (*flag.
 }
 
 // parseArgs parses args and checks the number of positional arguments:
-// at least min, at most max (max < 0: any number).
+// at least min, at most max (max < 0: any number). Flags may come after
+// the arguments too (call ID m 1 --timeout 2s); after "--" everything is an
+// argument, and so is a negative number (call ID add -1 2).
 func parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
-	if err := fs.Parse(args); err != nil {
+	ordered, err := flagsFirst(fs, args)
+	if err != nil {
+		fs.Usage()
+		return nil, err
+	}
+	if err := fs.Parse(ordered); err != nil {
 		if err == flag.ErrHelp {
 			return nil, err
 		}
@@ -66,6 +74,44 @@ func parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) 
 	return rest, nil
 }
 
+// flagsFirst moves the flags of args (with their values) before the
+// arguments, and puts "--" between them, so that flag.FlagSet, which stops
+// at the first argument, sees them all.
+func flagsFirst(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if len(arg) < 2 || arg[0] != '-' || isNumber(arg) {
+			positional = append(positional, arg)
+			continue
+		}
+		flags = append(flags, arg)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) {
+			if i+1 == len(args) {
+				return nil, usageError{"flag needs an argument: " + arg}
+			}
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return append(append(flags, "--"), positional...), nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
 // trimPrefix drops the "monologue: " that starts the client's errors, since
 // main already says "monologue COMMAND: "; the error still matches what it
 // wrapped. Use it as defer trimPrefix(&err).
@@ -77,7 +123,20 @@ func trimPrefix(err *error) {
 
 type prefixless struct{ error }
 
-func (e prefixless) Error() string { return strings.TrimPrefix(e.error.Error(), "monologue: ") }
+// Error also names the flags where the Go client's errors name the options
+// behind them.
+func (e prefixless) Error() string {
+	return optionFlags.Replace(strings.TrimPrefix(e.error.Error(), "monologue: "))
+}
+
+// optionFlags maps the client options that errors name to what a person
+// at the command line controls.
+var optionFlags = strings.NewReplacer(
+	"(Options.CallTimeout)", "(--timeout)",
+	"(Options.MaxSendSize)", "(the gateway's default --max-message-size)",
+	"Options.MaxReceiveSize", "the largest message the command accepts",
+)
+
 func (e prefixless) Unwrap() error { return e.error }
 
 // usageError is a command line mistake: exit status 2.
@@ -107,14 +166,26 @@ func (cf *clientFlags) dial(ctx context.Context, opts monologue.Options, stderr 
 	return monologue.Dial(ctx, &opts)
 }
 
-// parseValue reads a command line argument as JSON, or else as a string:
-// 42 is a number, '"42"' a string, hello the string "hello".
-func parseValue(arg string) json.RawMessage {
-	if json.Valid([]byte(arg)) {
-		return json.RawMessage(arg)
+// stringFlag registers --string, which makes a command's values strings.
+func stringFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("string", false, "send each value as a JSON string, as it is, instead of reading it as JSON")
+}
+
+// parseValue reads a command line value (what names it in errors) as JSON,
+// or with asString as a string: 42 is a number, '"42"' and hello --string
+// are strings, and hello alone is an error, as is any text that is not
+// JSON, so that a mistyped object is never sent as a string.
+func parseValue(arg, what string, asString bool) (json.RawMessage, error) {
+	if asString {
+		quoted, _ := json.Marshal(arg)
+		return quoted, nil
 	}
-	quoted, _ := json.Marshal(arg)
-	return quoted
+	var v json.RawMessage
+	if err := json.Unmarshal([]byte(arg), &v); err != nil {
+		return nil, usageError{fmt.Sprintf("%s is not JSON: %s (%v); write a string in JSON quotes, such as '\"hello\"', or pass --string to send every value as the text it is",
+			what, arg, err)}
+	}
+	return json.RawMessage(arg), nil
 }
 
 // lineWriter writes JSON values as lines, one writer at a time.
@@ -189,4 +260,16 @@ func deliver(ctx context.Context, c *monologue.Client, errs *sendErrors, send fu
 		return err
 	}
 	return errs.first()
+}
+
+// waitDone waits until ctx ends (nil: the person stopped the command) or
+// the client stops for good, such as when the gateway refuses to let it
+// reconnect (its error).
+func waitDone(ctx context.Context, c *monologue.Client) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-c.Done():
+		return c.Err()
+	}
 }

@@ -16,6 +16,7 @@ import (
 //
 //	ID                                          first line, plain text (with --name, claimed already)
 //	{"from":ID,"payload":P}                     a direct message
+//	{"payload":P}                               a frame from the gateway (POST @connections)
 //	{"from":ID,"method":M,"args":[…]}           a call (echo is answered; others get not_found)
 //	{"reconnected":ID}                          the gateway closed the connection; new ID
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
@@ -68,8 +69,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if _, err := fmt.Fprintln(stdout, c.ID()); err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return nil
+	return waitDone(ctx, c)
 }
 
 // echo returns its arguments: one argument as itself, several as an array,

@@ -10,16 +10,17 @@ import (
 // runSend sends a direct message to a peer.
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runDeliver(ctx, args, stderr, "send", "ID PAYLOAD",
-		"Send PAYLOAD to the peer with connection ID ID. PAYLOAD is read as JSON, or\n"+
-			"else as a string. Fails when the gateway reports an error (a gone peer).",
+		"Send PAYLOAD to the peer with connection ID ID. PAYLOAD is JSON ('{\"a\":1}',\n"+
+			"42, '\"hello\"'), or with --string the text it is. Fails when the gateway\n"+
+			"reports an error (a gone peer).",
 		(*monologue.Client).Send)
 }
 
 // runPublish publishes a payload to a channel.
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runDeliver(ctx, args, stderr, "publish", "CHANNEL PAYLOAD",
-		"Publish PAYLOAD to every subscriber of CHANNEL. PAYLOAD is read as JSON, or\n"+
-			"else as a string.",
+		"Publish PAYLOAD to every subscriber of CHANNEL. PAYLOAD is JSON ('{\"a\":1}',\n"+
+			"42, '\"hello\"'), or with --string the text it is.",
 		(*monologue.Client).Publish)
 }
 
@@ -29,7 +30,12 @@ func runDeliver(ctx context.Context, args []string, stderr io.Writer, name, usag
 	method func(c *monologue.Client, ctx context.Context, target string, payload any) error) (err error) {
 	defer trimPrefix(&err)
 	fs, cf := newClientFlagSet(name, usage, help, stderr)
+	asString := stringFlag(fs)
 	rest, err := parseArgs(fs, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	payload, err := parseValue(rest[1], "PAYLOAD", *asString)
 	if err != nil {
 		return err
 	}
@@ -39,5 +45,5 @@ func runDeliver(ctx context.Context, args []string, stderr io.Writer, name, usag
 		return err
 	}
 	defer c.Close()
-	return deliver(ctx, c, errs, func() error { return method(c, ctx, rest[0], parseValue(rest[1])) })
+	return deliver(ctx, c, errs, func() error { return method(c, ctx, rest[0], payload) })
 }

@@ -33,6 +33,5 @@ func runSubscribe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	fmt.Fprintf(stderr, "subscribed to %s as %s\n", rest[0], c.ID())
-	<-ctx.Done()
-	return nil
+	return waitDone(ctx, c)
 }

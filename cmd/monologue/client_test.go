@@ -7,10 +7,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/monologue-go/monologue"
 	"github.com/monologue-go/monologue/gateway"
@@ -114,11 +118,14 @@ func TestListenCallSend(t *testing.T) {
 		args       []string
 		want, line string
 	}{
-		{args: []string{"hello"}, want: `"hello"`, line: `{"from":"*","method":"echo","args":["hello"]}`},
-		{args: []string{"42", "true", "null", `{"a": [1, 2]}`, `"42"`, "two words"},
-			want: `[42,true,null,{"a":[1,2]},"42","two words"]`,
-			line: `{"from":"*","method":"echo","args":[42,true,null,{"a":[1,2]},"42","two words"]}`},
+		{args: []string{`"hello"`}, want: `"hello"`, line: `{"from":"*","method":"echo","args":["hello"]}`},
+		{args: []string{"42", "true", "null", `{"a": [1, 2]}`, `"42"`, `"two words"`, "-1"},
+			want: `[42,true,null,{"a":[1,2]},"42","two words",-1]`,
+			line: `{"from":"*","method":"echo","args":[42,true,null,{"a":[1,2]},"42","two words",-1]}`},
 		{args: nil, want: `null`, line: `{"from":"*","method":"echo","args":[]}`},
+		// Flags may follow the arguments; --string sends each as it is.
+		{args: []string{"hello", "42", "--string", "--timeout", "5s"}, want: `["hello","42"]`,
+			line: `{"from":"*","method":"echo","args":["hello","42"]}`},
 	}
 	for _, tt := range tests {
 		stdout, stderr, err := runOnce(runCall, with(append([]string{id, "echo"}, tt.args...)...)...)
@@ -143,8 +150,8 @@ func TestListenCallSend(t *testing.T) {
 	}
 
 	// Direct messages.
-	for _, payload := range []string{`{"k": "v"}`, "plain text"} {
-		if _, stderr, err := runOnce(runSend, with(id, payload)...); err != nil {
+	for _, payload := range [][]string{{`{"k": "v"}`}, {"plain text", "--string"}} {
+		if _, stderr, err := runOnce(runSend, with(append([]string{id}, payload...)...)...); err != nil {
 			t.Fatalf("send: %v (%s)", err, stderr)
 		}
 	}
@@ -162,7 +169,7 @@ func TestListenCallSend(t *testing.T) {
 	if _, _, err := runOnce(runCall, with(id, "echo")...); !errors.Is(err, monologue.ErrGone) {
 		t.Errorf("call after listen stopped: %v, want ErrGone", err)
 	}
-	if _, _, err := runOnce(runSend, with(id, "x")...); !errors.Is(err, monologue.ErrGone) {
+	if _, _, err := runOnce(runSend, with(id, `"x"`)...); !errors.Is(err, monologue.ErrGone) {
 		t.Errorf("send after listen stopped: %v, want ErrGone", err)
 	}
 }
@@ -184,8 +191,8 @@ func TestSubscribePublish(t *testing.T) {
 	if line := readLine(t, subscribe.stderr, "the subscription"); !strings.HasPrefix(line, "subscribed to news as ") {
 		t.Fatalf("subscribe said %q", line)
 	}
-	for _, payload := range []string{`[1, 2]`, "breaking"} {
-		if _, stderr, err := runOnce(runPublish, append(append([]string{}, flags...), "news", payload)...); err != nil {
+	for _, payload := range [][]string{{`[1, 2]`}, {"--string", "breaking"}} {
+		if _, stderr, err := runOnce(runPublish, append(append(append([]string{}, flags...), "news"), payload...)...); err != nil {
 			t.Fatalf("publish: %v (%s)", err, stderr)
 		}
 	}
@@ -213,7 +220,15 @@ func TestClientCommandLine(t *testing.T) {
 		{args: []string{"call", "-h"}, status: 0, stderr: "usage: monologue call [flags] ID METHOD"},
 		{args: append(append([]string{"call"}, flags...), "AAAAAAAAAAAAAAA=", "m"), status: 1, stderr: "gone"},
 		{args: []string{"call", "--endpoint", flags[1], "--api-key", "wrong", "id", "m"}, status: 1, stderr: "403"},
-		{args: append(append([]string{"publish"}, flags...), "", "x"), status: 1, stderr: "empty channel name"},
+		{args: []string{"call", "--timeout"}, status: 2, stderr: "flag needs an argument"},
+		{args: append(append([]string{"publish"}, flags...), "", "1"), status: 1, stderr: "empty channel name"},
+		// Arguments are JSON: a mistyped object is an error, not a string.
+		{args: append(append([]string{"call"}, flags...), "AAAAAAAAAAAAAAA=", "m", `{"a":`), status: 2, stderr: `argument 1 is not JSON: {"a":`},
+		{args: append(append([]string{"call"}, flags...), "AAAAAAAAAAAAAAA=", "m", "1", "hello"), status: 2, stderr: "argument 2 is not JSON: hello"},
+		{args: append(append([]string{"send"}, flags...), "AAAAAAAAAAAAAAA=", "hello"), status: 2, stderr: "PAYLOAD is not JSON: hello"},
+		{args: append(append([]string{"call"}, flags...), "AAAAAAAAAAAAAAA=", "m", "--", "--string"), status: 2, stderr: "argument 1 is not JSON: --string"},
+		// Flags after the arguments are flags.
+		{args: []string{"call", "id", "m", "--endpoint", flags[1], "--api-key", "wrong"}, status: 1, stderr: "403"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -244,7 +259,7 @@ func TestListenByName(t *testing.T) {
 	listen := runBackground(t, runListen, append(append([]string{}, flags...), "--name", "machine-1"))
 	id := readLine(t, listen.stdout, "the ID")
 	with := func(args ...string) []string { return append(append([]string{}, flags...), args...) }
-	stdout, stderr, err := runOnce(runCall, with("@machine-1", "echo", "hi")...)
+	stdout, stderr, err := runOnce(runCall, with("@machine-1", "echo", `"hi"`)...)
 	if err != nil || strings.TrimSpace(stdout) != `"hi"` {
 		t.Fatalf("call @machine-1 echo hi: %q, %v (stderr %s)", stdout, err, stderr)
 	}
@@ -260,5 +275,54 @@ func TestListenByName(t *testing.T) {
 	}
 	if _, _, err := runOnce(runCall, with("@machine-1", "echo")...); !errors.Is(err, monologue.ErrGone) {
 		t.Errorf("call after listen stopped: %v, want ErrGone", err)
+	}
+}
+
+// TestCallTimeoutNamesFlag: a call that gets no answer says which flag
+// sets how long it waits, not which Go field.
+func TestCallTimeoutNamesFlag(t *testing.T) {
+	flags := startCLIGateway(t)
+	// A peer that never answers calls.
+	ws, _, err := websocket.DefaultDialer.Dial(flags[1], http.Header{"X-Api-Key": {cliTestKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
+		t.Fatal(err)
+	}
+	_, id, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	status := run(append(append([]string{"call"}, flags...), string(id), "m", "--timeout", "200ms"), &stdout, &stderr)
+	if status != 1 || !strings.Contains(stderr.String(), "no reply within 200ms (--timeout)") || strings.Contains(stderr.String(), "Options.") {
+		t.Errorf("status %d, stderr %q", status, stderr.String())
+	}
+}
+
+// TestListenPrintsGatewayFrames: a frame posted through the management API
+// (POST @connections), as wscat would show it, is printed by listen as a
+// message from the gateway.
+func TestListenPrintsGatewayFrames(t *testing.T) {
+	srv := gatewaytest.Start(t, gateway.Options{APIKeys: []string{cliTestKey}, Logger: slog.New(slog.DiscardHandler)})
+	listen := runBackground(t, runListen, []string{"--endpoint", srv.URL, "--api-key", cliTestKey})
+	id := readLine(t, listen.stdout, "the ID")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, frame := range []string{`{"deploy":"v2"}`, "plain words"} {
+		resp, err := client.Post(srv.AdminURL+"/@connections/"+url.PathEscape(id), "text/plain", strings.NewReader(frame))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for _, want := range []string{`{"payload":{"deploy":"v2"}}`, `{"payload":"plain words"}`} {
+		if line := readLine(t, listen.stdout, "the gateway's frame"); line != want {
+			t.Errorf("listen printed %s, want %s", line, want)
+		}
+	}
+	if err := listen.stop(); err != nil {
+		t.Errorf("listen returned %v", err)
 	}
 }

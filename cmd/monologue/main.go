@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"publish":   {"publish to a channel: publish CHANNEL PAYLOAD", runPublish},
 		"subscribe": {"print a channel's messages as JSON lines: subscribe CHANNEL", runSubscribe},
 		"presence":  {"print who is in a channel or holds a name: presence CHANNEL|@NAME", runPresence},
+		"version":   {"print the version of this binary", runVersion},
 	}
 }
 
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" {
+		args[0] = "version"
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {

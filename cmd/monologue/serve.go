@@ -209,10 +209,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	generated := len(cfg.apiKeys) == 0
-	if generated {
-		cfg.apiKeys = []string{newAPIKey()}
-	}
 
 	publicListener, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -230,6 +226,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	endpoint := scheme + "://" + dialAddr(publicListener.Addr()) + "/"
 	adminURL := "http://" + dialAddr(adminListener.Addr())
+	var rc *rcPlan // what was done about .monologuerc; nil with --api-key
+	if len(cfg.apiKeys) == 0 {
+		plan := planAPIKey(endpoint, rcFile)
+		rc, cfg.apiKeys = &plan, []string{plan.key}
+	}
 
 	cfg.integration.adminURL, cfg.integration.logger = adminURL, logger
 	cfg.integration.publishKey, cfg.integration.maxMessageSize = cfg.apiKeys[0], cfg.maxMessageSize
@@ -246,6 +247,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:      noneIfZero(cfg.idleTimeout),
 		MaxConnectionAge: noneIfZero(cfg.maxConnectionAge),
 		APIKeys:          cfg.apiKeys,
+		Address:          endpoint,
 		MessageRate:      cfg.rateLimit,
 		Logger:           logger,
 		NewIntegration:   build,
@@ -262,22 +264,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	if generated {
-		rc := fmt.Sprintf("[opts]\nendpoint=%s\napiKey=%s\n", endpoint, cfg.apiKeys[0])
-		if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", rcFile, err)
-		}
+	if rc != nil {
+		rc.apply(endpoint, rcFile)
 	}
 	fmt.Fprintf(stdout, "listening %s\n", endpoint)
-	fmt.Fprintf(stdout, "admin %s/@connections/{id} and %s/metrics\n", adminURL, adminURL)
+	fmt.Fprintf(stdout, "dashboard %s/\n", adminURL)
+	fmt.Fprintf(stdout, "admin %s/@connections/{id}, %s/api/ and %s/metrics\n", adminURL, adminURL, adminURL)
 	if cfg.adminKeyID != "" {
 		fmt.Fprintf(stdout, "management API requires AWS Signature Version 4 (service execute-api, any region) with access key ID %s\n", cfg.adminKeyID)
 	}
 	for _, key := range cfg.apiKeys {
 		fmt.Fprintf(stdout, "api key %s\n", key)
 	}
-	if generated {
-		fmt.Fprintf(stdout, "generated the key and wrote %s\n", rcFile)
+	if rc != nil {
+		fmt.Fprintln(stdout, rc.message)
 	}
 	if build != nil {
 		fmt.Fprintf(stdout, "integration %s: events go to the Lambda function as API Gateway JSON; channels in DynamoDB at %s, table %s\n", cfg.integration.name, cfg.integration.dynamoEndpoint, cfg.integration.dynamoTable)
