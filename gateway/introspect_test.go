@@ -388,3 +388,47 @@ func TestIntrospectionEvents(t *testing.T) {
 		r.Body.Close()
 	}
 }
+
+// TestIntrospectionNames: names with their holders, per tenant, and the
+// names of a connection in the connection list.
+func TestIntrospectionNames(t *testing.T) {
+	s := start(t, gateway.Options{APIKeys: []string{"key-one", "key-two"}})
+	claim := func(key, name string) string {
+		c := s.dialURL(t, s.url, http.Header{"X-Api-Key": {key}})
+		id := c.whoami()
+		c.send(`{"action":"claim","name":"` + name + `"}`)
+		if got := c.read(); got != `{"action":"claimed","name":"`+name+`"}` {
+			t.Fatalf("claim: %s", got)
+		}
+		return id
+	}
+	a := claim("key-one", "billing")
+	claim("key-one", "billing")
+	claim("key-two", "billing")
+	var names apiList[struct {
+		Tenant  string   `json:"tenant"`
+		Name    string   `json:"name"`
+		Members int      `json:"members"`
+		Holders []string `json:"holders"`
+	}]
+	getJSON(t, s.admin, "/api/names", http.StatusOK, &names)
+	got := map[string]int{}
+	for _, n := range names.Items {
+		got[n.Tenant+"/"+n.Name] = n.Members
+		if n.Tenant == "key-1" && len(n.Holders) != 2 {
+			t.Errorf("holders of key-1's billing: %v", n.Holders)
+		}
+	}
+	if got["key-1/billing"] != 2 || got["key-2/billing"] != 1 || len(got) != 2 {
+		t.Fatalf("names %v, want key-1/billing held twice and key-2/billing once", got)
+	}
+	var conns apiList[apiConnection]
+	getJSON(t, s.admin, "/api/connections?name=billing&tenant=key-1", http.StatusOK, &conns)
+	if len(conns.Items) != 2 {
+		t.Fatalf("holders of key-1's billing in the connection list: %v", ids(conns.Items))
+	}
+	getJSON(t, s.admin, "/api/connections/"+url.PathEscape(a), http.StatusOK, &conns.Items[0])
+	if !slices.Equal(conns.Items[0].Names, []string{"billing"}) {
+		t.Fatalf("names of %s: %v", a, conns.Items[0].Names)
+	}
+}
