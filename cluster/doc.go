@@ -22,7 +22,8 @@
 // 500 ms; a node unheard of for 1.5 s is dead, and messages for its
 // connections are answered gone at once. A delivery in flight to a node
 // that dies is not answered: it ends, internal, when the node is found
-// gone (a later request finds no responder, the node says goodbye or goes
+// gone (a request finds no responder — another one, or a ping the request
+// sends when it has waited 100 ms — or the node says goodbye or goes
 // unheard of), or after the request timeout. Deliveries from one node to
 // another travel over one NATS connection, in order: per pair of sender
 // and receiver, order is kept, and delivery is at most once.

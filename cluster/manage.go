@@ -15,13 +15,14 @@ import (
 // The management API of any node acts on a connection wherever it is: a
 // request for a connection of another node is a NATS request to that
 // node's management subject. Requests carry an operation byte, the
-// connection ID (length-prefixed) and the data; answers carry a wire error
-// code ("" for success) and the result.
+// connection ID (length-prefixed) and the data (a ping, the byte alone);
+// answers carry a wire error code ("" for success) and the result.
 
 const (
 	opPost   = 'P'
 	opGet    = 'G'
 	opDelete = 'D'
+	opPing   = 'p' // no connection: answered at once, while the node listens
 )
 
 var _ gateway.Remote = (*Node)(nil)
@@ -79,6 +80,10 @@ func (n *Node) onManage(m *nats.Msg) {
 		return
 	}
 	op := m.Data[0]
+	if op == opPing {
+		_ = m.Respond(appendAnswer(nil, nil, nil))
+		return
+	}
 	id, data, err := readField(m.Data[1:])
 	if err != nil {
 		return

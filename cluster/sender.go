@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -58,15 +59,17 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 }
 
 // request makes a request to node tag, and waits for the answer for
-// RequestTimeout at most, or until the node is taken for gone (a node
-// killed while the request was in flight never answers; the requests that
-// find no responder after it tell). An error other than
+// RequestTimeout at most, or until the node is taken for gone: a node
+// killed while the request was in flight never answers, and a request that
+// finds no responder after it tells (one of another sender, or the check
+// this request starts when it has waited listenCheck). An error other than
 // nats.ErrNoResponders matches ErrBackbone.
 func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, data []byte) (*nats.Msg, error) {
 	line := n.peers.lifeline(tag)
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
 	defer context.AfterFunc(line, cancel)()
+	defer time.AfterFunc(listenCheck, func() { n.checkListens(ctx, tag) }).Stop()
 	answer, err := n.nc.RequestWithContext(ctx, subject, data)
 	switch {
 	case err == nil, errors.Is(err, nats.ErrNoResponders):
@@ -75,6 +78,31 @@ func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, da
 		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
 	}
 	return nil, errors.Join(ErrBackbone, err)
+}
+
+// listenCheck is how long a request waits for its answer (a round trip
+// takes well under a millisecond) before it asks whether its node still
+// listens, and how long each asking waits.
+const listenCheck = 100 * time.Millisecond
+
+// checkListens asks node tag, until ctx ends, whether it still listens. An
+// answer says it does; a request that no node takes says it has gone, and
+// cuts its lifeline; no answer (the node is dying, or slow) asks again.
+func (n *Node) checkListens(ctx context.Context, tag wire.NodeTag) {
+	for ctx.Err() == nil {
+		ask, cancel := context.WithTimeout(ctx, listenCheck)
+		_, err := n.nc.RequestWithContext(ask, n.manageSubject(tag), []byte{opPing})
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, nats.ErrNoResponders):
+			if n.peers.settled() {
+				n.peers.left(tag)
+			}
+			return
+		}
+	}
 }
 
 // unreachable returns why a connection of node tag cannot be reached now,
