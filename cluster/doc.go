@@ -23,8 +23,9 @@
 // connections are answered gone at once. A delivery in flight to a node
 // that dies is not answered: it ends, internal, when the node is found
 // gone (a request finds no responder — another one, or a ping the request
-// sends when it has waited 100 ms — or the node says goodbye or goes
-// unheard of), or after the request timeout. Deliveries from one node to
+// sends when it has waited 100 ms — or the node goes unheard of), or after
+// the request timeout. A node that leaves has closed its connections
+// before it says goodbye: what it does not answer then ends gone. Deliveries from one node to
 // another travel over one NATS connection, in order: per pair of sender
 // and receiver, order is kept, and delivery is at most once.
 //

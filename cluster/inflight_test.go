@@ -114,7 +114,9 @@ func sendInFlight(t *testing.T, a testNode, g *ghost) <-chan error {
 // arrived), as soon as the node is found gone — not after the whole
 // request timeout, which would hold up every frame its sender sends after
 // it — whether another delivery finds it gone or the delivery itself
-// checks. A node that still answers its pings is waited for.
+// checks; gone if the node had said goodbye, since a node that leaves
+// closes its connections first. A node that still answers its pings is
+// waited for.
 func TestInFlightWhenNodeDies(t *testing.T) {
 	const requestTimeout = 2 * time.Second
 	start := func(t *testing.T) (testNode, *ghost) {
@@ -153,6 +155,24 @@ func TestInFlightWhenNodeDies(t *testing.T) {
 		done := sendInFlight(t, a, g)
 		g.die(t)
 		expectInternal(t, done, sent, time.Second)
+	})
+	t.Run("SaidGoodbye", func(t *testing.T) {
+		a, g := start(t)
+		sent := time.Now()
+		done := sendInFlight(t, a, g)
+		if err := g.nc.Publish("monologue."+cluster.DefaultName+".bye", []byte(g.tag.String())); err != nil {
+			t.Fatal(err)
+		}
+		g.die(t)
+		select {
+		case err := <-done:
+			if !errors.Is(err, wire.ErrGone) {
+				t.Errorf("the delivery in flight to a node that left: %v, want gone", err)
+			}
+			t.Logf("the delivery in flight ended after %v", time.Since(sent).Round(time.Millisecond))
+		case <-time.After(time.Second):
+			t.Fatal("the delivery in flight to a node that left still waits after 1 s")
+		}
 	})
 	t.Run("AliveIsWaitedFor", func(t *testing.T) {
 		a, g := start(t)

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -64,11 +63,8 @@ func (n *Node) manage(ctx context.Context, op byte, connectionID string, data []
 	}
 	req := appendField([]byte{op}, []byte(connectionID))
 	req = append(req, data...)
-	msg, err := n.request(ctx, tag, n.manageSubject(tag), req)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, n.noResponders(tag, connectionID)
-	case err != nil:
+	msg, err := n.request(ctx, tag, connectionID, n.manageSubject(tag), req)
+	if err != nil {
 		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, err)
 	}
 	return parseAnswer(msg.Data)

@@ -37,14 +37,18 @@ type peers struct {
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
 	// lines are the lifelines of the nodes requests are in flight to: each
-	// ends when its node is taken for gone, and so do the requests.
-	lines map[wire.NodeTag]lifeline
+	// ends when its node is found gone, and so do the requests.
+	lines map[wire.NodeTag]*lifeline
 }
 
-// lifeline is a context that ends when its node is taken for gone.
+// lifeline is a context that ends when its node is found gone.
 type lifeline struct {
-	ctx    context.Context
+	context.Context
 	cancel context.CancelFunc
+	// left is set when the node says goodbye: it has closed its
+	// connections, and answers what it still gets with gone until it stops
+	// listening, which is when the line is cut.
+	left atomic.Bool
 }
 
 type peer struct {
@@ -53,27 +57,28 @@ type peer struct {
 }
 
 func newPeers(deadAfter time.Duration) *peers {
-	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]lifeline)}
+	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]*lifeline)}
 }
 
-// lifeline returns a context that ends when t is taken for gone: it said
-// goodbye, went unheard of for deadAfter, or a request to it found no
-// responder. A request to t waits for its answer no longer than that: the
-// answer will not come.
-func (p *peers) lifeline(t wire.NodeTag) context.Context {
+// lifeline returns t's lifeline, which ends when t is found gone: a
+// request to it finds no responder, or it goes unheard of for deadAfter. A
+// request to t waits for its answer no longer than that: the answer will
+// not come.
+func (p *peers) lifeline(t wire.NodeTag) *lifeline {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line, ok := p.lines[t]
-	if !ok {
-		line.ctx, line.cancel = context.WithCancel(context.Background())
+	line := p.lines[t]
+	if line == nil {
+		line = new(lifeline)
+		line.Context, line.cancel = context.WithCancel(context.Background())
 		p.lines[t] = line
 	}
-	return line.ctx
+	return line
 }
 
 // cut ends t's lifeline. The caller holds mu.
 func (p *peers) cut(t wire.NodeTag) {
-	if line, ok := p.lines[t]; ok {
+	if line := p.lines[t]; line != nil {
 		line.cancel()
 		delete(p.lines, t)
 	}
@@ -86,8 +91,20 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Unlock()
 }
 
-// left forgets a node that said goodbye, or that a request found gone.
+// left forgets a node that said goodbye. Requests in flight to it wait on:
+// it answers them until it stops listening.
 func (p *peers) left(t wire.NodeTag) {
+	p.mu.Lock()
+	delete(p.seen, t)
+	if line := p.lines[t]; line != nil {
+		line.left.Store(true)
+	}
+	p.mu.Unlock()
+}
+
+// gone forgets a node that a request found gone, and ends the requests in
+// flight to it.
+func (p *peers) gone(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
 	p.cut(t)

@@ -45,26 +45,24 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
-	answer, err := n.request(ctx, tag, n.deliverSubject(tag), msg)
+	answer, err := n.request(ctx, tag, d.To, n.deliverSubject(tag), msg)
 	*bp = msg
 	buffers.Put(bp)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return n.noResponders(tag, d.To)
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("cluster: deliver through node %s: %w", tag, err)
 	}
 	_, err = parseAnswer(answer.Data)
 	return err
 }
 
-// request makes a request to node tag, and waits for the answer for
-// RequestTimeout at most, or until the node is taken for gone: a node
-// killed while the request was in flight never answers, and a request that
-// finds no responder after it tells (one of another sender, or the check
-// this request starts when it has waited listenCheck). An error other than
-// nats.ErrNoResponders matches ErrBackbone.
-func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, data []byte) (*nats.Msg, error) {
+// request makes a request about connectionID to its node, tag, and waits
+// for the answer for RequestTimeout at most, or until the node is found
+// gone: a node killed while the request was in flight never answers, and a
+// request that finds no responder after it tells (one of another sender,
+// or the check this request starts when it has waited listenCheck). The
+// error matches wire.ErrGone when no node took the request or the node had
+// said goodbye (its connections are closed), and ErrBackbone otherwise.
+func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subject string, data []byte) (*nats.Msg, error) {
 	line := n.peers.lifeline(tag)
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
@@ -72,8 +70,12 @@ func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, da
 	defer time.AfterFunc(listenCheck, func() { n.checkListens(ctx, tag) }).Stop()
 	answer, err := n.nc.RequestWithContext(ctx, subject, data)
 	switch {
-	case err == nil, errors.Is(err, nats.ErrNoResponders):
-		return answer, err
+	case err == nil:
+		return answer, nil
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, n.noResponders(tag, connectionID)
+	case line.Err() != nil && line.left.Load():
+		return nil, goneError(connectionID)
 	case line.Err() != nil:
 		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
 	}
@@ -98,7 +100,7 @@ func (n *Node) checkListens(ctx context.Context, tag wire.NodeTag) {
 			return
 		case errors.Is(err, nats.ErrNoResponders):
 			if n.peers.settled() {
-				n.peers.left(tag)
+				n.peers.gone(tag)
 			}
 			return
 		}
@@ -125,7 +127,7 @@ func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
 // its NATS connection came back, the node has not come back yet.
 func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
 	if n.peers.settled() {
-		n.peers.left(tag)
+		n.peers.gone(tag)
 		return goneError(connectionID)
 	}
 	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)
