@@ -342,10 +342,19 @@ func (n *Node) heartbeat() {
 			n.peers.markDeaf()
 			continue
 		}
-		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+		n.beat()
 		for _, dead := range n.peers.forgetDead() {
 			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
 		}
+	}
+}
+
+// beat tells the others this node lives, unless it has said goodbye.
+func (n *Node) beat() {
+	n.beatMu.Lock()
+	defer n.beatMu.Unlock()
+	if !n.saidBye {
+		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
 	}
 }
 
@@ -360,7 +369,7 @@ func (n *Node) watchConnection(status chan nats.Status) {
 		case s := <-status:
 			n.peers.markDeaf()
 			if s == nats.CONNECTED {
-				_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+				n.beat()
 			}
 		}
 	}
