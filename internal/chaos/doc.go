@@ -20,6 +20,9 @@
 //     subscribe; every call ends within its timeout, and everything works
 //     again afterwards.
 //
-// The helpers: procs_test.go builds the binary and runs the nodes,
-// ws_test.go is a WebSocket client independent of the server's code.
+// The helpers: procs_test.go builds the binary and runs the nodes;
+// ws_test.go is a WebSocket client independent of the server's code;
+// traffic_test.go is the kill test's numbered traffic and its checks;
+// probe_test.go asks, from many connections at once, whether connections
+// are gone.
 package chaos
