@@ -9,6 +9,9 @@
 //     publications; one is killed with SIGKILL. Its connections must be
 //     gone to senders within 2 s, the others carry on, and nothing is
 //     delivered twice or out of order.
+//   - freeze_test.go: a node frozen with SIGSTOP, as a machine that is
+//     gone looks (no socket closes, nothing answers): its connections are
+//     gone within 2 s all the same.
 //   - leave_test.go: a node stopped with SIGTERM closes its connections
 //     with 1001, and the other nodes answer gone for them at once.
 //   - outage_test.go: three nodes in this process, joined through one
