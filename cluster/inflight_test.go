@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +186,35 @@ func TestInFlightWhenNodeDies(t *testing.T) {
 		}
 		expectInternal(t, done, sent, requestTimeout)
 	})
+}
+
+// TestUnheardNodeIsAsked delivers to a connection of a node that has not
+// been heard of yet, as a node that has just started is until its first
+// heartbeat crosses: the delivery is made (not answered gone), and a
+// connection of a node that no one answers for is gone.
+func TestUnheardNodeIsAsked(t *testing.T) {
+	backbone := clustertest.StartNATS(t)
+	a := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: senderKeys})
+	newcomer := backbone.Connect(t)
+	tag := wire.NewNodeTag()
+	got := make(chan []byte, 1)
+	if _, err := newcomer.Subscribe("monologue."+cluster.DefaultName+".n."+tag.String()+".d", func(m *nats.Msg) {
+		got <- m.Data
+		_ = m.Respond([]byte{0}) // delivered
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := newcomer.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.node.Sender().Send(context.Background(), relay.Delivery{To: wire.NewConnectionIDOn(tag), Frame: []byte("hello")}); err != nil {
+		t.Fatalf("a delivery to a node not heard of yet: %v, want it delivered", err)
+	}
+	if data := <-got; !strings.HasSuffix(string(data), "hello") {
+		t.Fatalf("the node received %q", data)
+	}
+	err := a.node.Sender().Send(context.Background(), relay.Delivery{To: wire.NewConnectionIDOn(wire.NewNodeTag()), Frame: []byte("x")})
+	if !errors.Is(err, wire.ErrGone) {
+		t.Fatalf("a delivery to a node no one answers for: %v, want gone", err)
+	}
 }

@@ -21,7 +21,12 @@ type beat struct {
 	Connections int       `json:"connections"`
 }
 
-// peers is the node's view of the live nodes, from their heartbeats.
+// peers is the node's view of the other nodes, from their heartbeats: a
+// node is alive while it is heard, dead once it went unheard of for
+// deadAfter, said goodbye or was found gone (a request to it found no
+// responder), and unknown otherwise — one that has just started and not
+// been heard yet, or one that never was. Dead nodes are remembered for
+// deadMemory, so that a message for their connections is gone at once.
 //
 // Not having heard a node for deadAfter means it is dead only when this
 // node could hear all that time: deaf is the last moment its own NATS
@@ -36,15 +41,22 @@ type peers struct {
 
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
+	dead map[wire.NodeTag]time.Time // when each was taken for dead
 	// lines are the lifelines of the nodes requests are in flight to: each
 	// ends when its node is found gone, and so do the requests.
 	lines map[wire.NodeTag]*lifeline
 }
 
+// deadMemory is how long a dead node is remembered: longer than NATS takes
+// to forget the subscriptions of a client that vanished without closing
+// its connection (two missed pings, of 2 minutes each by default).
+const deadMemory = 10 * time.Minute
+
 // lifeline is a context that ends when its node is found gone.
 type lifeline struct {
 	context.Context
 	cancel context.CancelFunc
+	users  int // requests in flight on it; under peers.mu
 	// left is set when the node says goodbye: it has closed its
 	// connections, and answers what it still gets with gone until it stops
 	// listening, which is when the line is cut.
@@ -57,13 +69,18 @@ type peer struct {
 }
 
 func newPeers(deadAfter time.Duration) *peers {
-	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]*lifeline)}
+	return &peers{
+		deadAfter: deadAfter,
+		seen:      make(map[wire.NodeTag]peer),
+		dead:      make(map[wire.NodeTag]time.Time),
+		lines:     make(map[wire.NodeTag]*lifeline),
+	}
 }
 
 // lifeline returns t's lifeline, which ends when t is found gone: a
 // request to it finds no responder, or it goes unheard of for deadAfter. A
 // request to t waits for its answer no longer than that: the answer will
-// not come.
+// not come. Call release when the request is over.
 func (p *peers) lifeline(t wire.NodeTag) *lifeline {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -73,7 +90,18 @@ func (p *peers) lifeline(t wire.NodeTag) *lifeline {
 		line.Context, line.cancel = context.WithCancel(context.Background())
 		p.lines[t] = line
 	}
+	line.users++
 	return line
+}
+
+// release ends a request's use of t's lifeline; the last one drops it.
+func (p *peers) release(t wire.NodeTag, line *lifeline) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if line.users--; line.users == 0 && p.lines[t] == line {
+		line.cancel()
+		delete(p.lines, t)
+	}
 }
 
 // cut ends t's lifeline. The caller holds mu.
@@ -88,6 +116,7 @@ func (p *peers) cut(t wire.NodeTag) {
 func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Lock()
 	p.seen[t] = peer{beat: b, at: time.Now()}
+	delete(p.dead, t)
 	p.mu.Unlock()
 }
 
@@ -96,6 +125,7 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 func (p *peers) left(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
+	p.dead[t] = time.Now()
 	if line := p.lines[t]; line != nil {
 		line.left.Store(true)
 	}
@@ -107,6 +137,7 @@ func (p *peers) left(t wire.NodeTag) {
 func (p *peers) gone(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
+	p.dead[t] = time.Now()
 	p.cut(t)
 	p.mu.Unlock()
 }
@@ -117,6 +148,17 @@ func (p *peers) alive(t wire.NodeTag) bool {
 	seen, ok := p.seen[t]
 	p.mu.RUnlock()
 	return ok && p.fresh(seen.at)
+}
+
+// isDead reports whether t is dead: heard of, but not recently; or gone.
+func (p *peers) isDead(t wire.NodeTag) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if seen, ok := p.seen[t]; ok {
+		return !p.fresh(seen.at)
+	}
+	_, dead := p.dead[t]
+	return dead
 }
 
 // fresh reports whether a node last heard at is alive: it was heard, or
@@ -133,7 +175,8 @@ func (p *peers) fresh(at time.Time) bool {
 func (p *peers) markDeaf() { p.deaf.Store(time.Now().UnixNano()) }
 
 // settled reports whether this node has heard the others for deadAfter
-// without a break, so that a node it has not heard of is not alive.
+// without a break, so that a node that does not answer is not merely one
+// that has not come back yet.
 func (p *peers) settled() bool { return time.Since(time.Unix(0, p.deaf.Load())) >= p.deadAfter }
 
 // count returns how many nodes are alive.
@@ -149,20 +192,25 @@ func (p *peers) count() int {
 	return n
 }
 
-// forgetDead drops the nodes unheard of for deadAfter, and returns them.
+// forgetDead takes the nodes unheard of for deadAfter for dead, ends the
+// requests in flight to them, and returns them. It forgets the nodes dead
+// for deadMemory.
 func (p *peers) forgetDead() []wire.NodeTag {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var dead []wire.NodeTag
+	now := time.Now()
 	for t, seen := range p.seen {
 		if !p.fresh(seen.at) {
 			dead = append(dead, t)
 			delete(p.seen, t)
+			p.dead[t] = now
+			p.cut(t)
 		}
 	}
-	for t := range p.lines {
-		if _, ok := p.seen[t]; !ok && p.settled() {
-			p.cut(t) // dead, or never heard of
+	for t, at := range p.dead {
+		if now.Sub(at) > deadMemory {
+			delete(p.dead, t)
 		}
 	}
 	return dead

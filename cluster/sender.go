@@ -26,11 +26,12 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // request to that node, which answers as its gateway's Send did (gone,
 // queue full, another tenant), so the relay answers the client exactly as
 // on one node, and in order. It returns wire.ErrGone at once for a
-// connection of a node that is dead or never was, and ErrBackbone while
-// this node cannot reach NATS or the other node does not answer within
+// connection of a node that is dead, after a round trip for one of a node
+// that no node answers for (one never issued), and ErrBackbone while this
+// node cannot reach NATS or the other node does not answer within
 // RequestTimeout. Just after this node's NATS connection comes back, a
-// node it has not heard of yet may be alive: the delivery is tried, and
-// answers ErrBackbone rather than gone when no node takes it.
+// node that does not answer may not have come back yet: that is
+// ErrBackbone, not gone.
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
 	if n.isLocal(d.To) {
@@ -64,6 +65,7 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 // said goodbye (its connections are closed), and ErrBackbone otherwise.
 func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subject string, data []byte) (*nats.Msg, error) {
 	line := n.peers.lifeline(tag)
+	defer n.peers.release(tag, line)
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
 	defer context.AfterFunc(line, cancel)()
@@ -109,14 +111,14 @@ func (n *Node) checkListens(ctx context.Context, tag wire.NodeTag) {
 
 // unreachable returns why a connection of node tag cannot be reached now,
 // or nil: ErrBackbone while this node's NATS connection is down, gone when
-// the node is not alive and this node has heard the others long enough to
-// know it.
+// the node is dead. A node not heard of yet is asked all the same (it may
+// have just started): the request tells.
 func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
 	if !n.connected() {
 		n.peers.markDeaf()
 		return ErrBackbone
 	}
-	if !n.peers.alive(tag) && n.peers.settled() {
+	if n.peers.isDead(tag) {
 		return goneError(connectionID)
 	}
 	return nil
