@@ -133,11 +133,14 @@ func (p *peers) left(t wire.NodeTag) {
 }
 
 // gone forgets a node that a request found gone, and ends the requests in
-// flight to it.
+// flight to it. Only a node that was heard of is remembered dead: the tags
+// of IDs never issued, which anyone can make up, are not kept.
 func (p *peers) gone(t wire.NodeTag) {
 	p.mu.Lock()
-	delete(p.seen, t)
-	p.dead[t] = time.Now()
+	if _, known := p.seen[t]; known {
+		delete(p.seen, t)
+		p.dead[t] = time.Now()
+	}
 	p.cut(t)
 	p.mu.Unlock()
 }
