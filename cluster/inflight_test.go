@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,30 +191,45 @@ func TestInFlightWhenNodeDies(t *testing.T) {
 
 // TestUnheardNodeIsAsked delivers to a connection of a node that has not
 // been heard of yet, as a node that has just started is until its first
-// heartbeat crosses: the delivery is made (not answered gone), and a
-// connection of a node that no one answers for is gone.
+// heartbeat crosses: the delivery is made (not answered gone). Having
+// answered, the node is judged by its heartbeats: frozen before its first
+// one, it is dead 1.5 s later, and gone at once. A connection of a node
+// that no one answers for is gone.
 func TestUnheardNodeIsAsked(t *testing.T) {
 	backbone := clustertest.StartNATS(t)
 	a := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: senderKeys})
 	newcomer := backbone.Connect(t)
 	tag := wire.NewNodeTag()
 	got := make(chan []byte, 1)
+	var frozen atomic.Bool
 	if _, err := newcomer.Subscribe("monologue."+cluster.DefaultName+".n."+tag.String()+".d", func(m *nats.Msg) {
-		got <- m.Data
-		_ = m.Respond([]byte{0}) // delivered
+		if !frozen.Load() {
+			got <- m.Data
+			_ = m.Respond([]byte{0}) // delivered
+		}
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := newcomer.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.node.Sender().Send(context.Background(), relay.Delivery{To: wire.NewConnectionIDOn(tag), Frame: []byte("hello")}); err != nil {
+	to := wire.NewConnectionIDOn(tag)
+	if err := a.node.Sender().Send(context.Background(), relay.Delivery{To: to, Frame: []byte("hello")}); err != nil {
 		t.Fatalf("a delivery to a node not heard of yet: %v, want it delivered", err)
 	}
 	if data := <-got; !strings.HasSuffix(string(data), "hello") {
 		t.Fatalf("the node received %q", data)
 	}
-	err := a.node.Sender().Send(context.Background(), relay.Delivery{To: wire.NewConnectionIDOn(wire.NewNodeTag()), Frame: []byte("x")})
+
+	frozen.Store(true)
+	time.Sleep(2 * time.Second) // dead after 1.5 s, found at a heartbeat of a's
+	sent := time.Now()
+	err := a.node.Sender().Send(context.Background(), relay.Delivery{To: to, Frame: []byte("frozen")})
+	if took := time.Since(sent); !errors.Is(err, wire.ErrGone) || took > 100*time.Millisecond {
+		t.Fatalf("a delivery to the node 2 s after it froze: %v after %v, want gone at once", err, took)
+	}
+
+	err = a.node.Sender().Send(context.Background(), relay.Delivery{To: wire.NewConnectionIDOn(wire.NewNodeTag()), Frame: []byte("x")})
 	if !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("a delivery to a node no one answers for: %v, want gone", err)
 	}

@@ -120,6 +120,17 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Unlock()
 }
 
+// answered records that t answered a request: a node not heard of yet
+// lives, and is judged by its heartbeats from now on, so that it is dead
+// if it goes silent before its first one crosses.
+func (p *peers) answered(t wire.NodeTag) {
+	p.mu.Lock()
+	if _, ok := p.seen[t]; !ok {
+		p.seen[t] = peer{beat: beat{Tag: t.String()}, at: time.Now()}
+	}
+	p.mu.Unlock()
+}
+
 // left forgets a node that said goodbye. Requests in flight to it wait on:
 // it answers them until it stops listening.
 func (p *peers) left(t wire.NodeTag) {

@@ -73,6 +73,9 @@ func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subj
 	answer, err := n.nc.RequestWithContext(ctx, subject, data)
 	switch {
 	case err == nil:
+		if !n.peers.alive(tag) {
+			n.peers.answered(tag)
+		}
 		return answer, nil
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, n.noResponders(tag, connectionID)
