@@ -17,15 +17,20 @@
 // "monologue.NAME.n.TAG.d": one NATS subscription per node, never one per
 // connection, however many connections there are. A delivery is a NATS
 // request: the node that holds the target answers with what its gateway's
-// Send returned (delivered, gone, queue full, another tenant), so the
-// relay answers the sender as on one node. Nodes publish heartbeats every
-// 500 ms; a node unheard of for 1.5 s is dead, and messages for its
-// connections are answered gone at once. A delivery in flight to a node
-// that dies is not answered: it ends, internal, when the node is found
-// gone (a later request finds no responder, the node says goodbye or goes
-// unheard of), or after the request timeout. Deliveries from one node to
-// another travel over one NATS connection, in order: per pair of sender
-// and receiver, order is kept, and delivery is at most once.
+// Send returned (delivered, gone, queue full, another tenant), so the relay
+// answers the sender as on one node. Nodes publish heartbeats every 500 ms;
+// a node unheard of for 1.5 s is dead (as is one that said goodbye or that
+// no one answers for), and messages for its connections are answered gone at
+// once. A message for a node not heard of yet — one that has just started,
+// whose first heartbeat has not crossed — is sent all the same: no responder
+// means gone. A delivery in flight to a node that dies is not answered: it
+// ends, internal, when the node is found gone (a request finds no responder
+// — another one, or a ping the request sends when it has waited 100 ms — or
+// the node goes unheard of), or after the request timeout. A node that
+// leaves has closed its connections before it says goodbye: what it does not
+// answer then ends gone. Deliveries from one node to another travel over one
+// NATS connection, in order: per pair of sender and receiver, order is kept,
+// and delivery is at most once.
 //
 // # Channels
 //

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -15,8 +14,8 @@ import (
 // The management API of any node acts on a connection wherever it is: a
 // request for a connection of another node is a NATS request to that
 // node's management subject. Requests carry an operation byte, the
-// connection ID (length-prefixed) and the data; answers carry a wire error
-// code ("" for success) and the result.
+// connection ID (length-prefixed) and the data (a ping, the byte alone);
+// answers carry a wire error code ("" for success) and the result.
 
 const (
 	opPost   = 'P'
@@ -25,6 +24,7 @@ const (
 	// opIntrospect is a question of the introspection API (see gather.go);
 	// its connection ID is empty and its data is the query.
 	opIntrospect = 'I'
+	opPing       = 'p' // no connection: answered at once, while the node listens
 )
 
 var _ gateway.Remote = (*Node)(nil)
@@ -66,11 +66,8 @@ func (n *Node) manage(ctx context.Context, op byte, connectionID string, data []
 	}
 	req := appendField([]byte{op}, []byte(connectionID))
 	req = append(req, data...)
-	msg, err := n.request(ctx, tag, n.manageSubject(tag), req)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, n.noResponders(tag, connectionID)
-	case err != nil:
+	msg, err := n.request(ctx, tag, connectionID, n.manageSubject(tag), req)
+	if err != nil {
 		return nil, fmt.Errorf("cluster: management request to node %s: %w", tag, err)
 	}
 	return parseAnswer(msg.Data)
@@ -82,6 +79,10 @@ func (n *Node) onManage(m *nats.Msg) {
 		return
 	}
 	op := m.Data[0]
+	if op == opPing {
+		_ = m.Respond(appendAnswer(nil, nil, nil))
+		return
+	}
 	id, data, err := readField(m.Data[1:])
 	if err != nil {
 		return

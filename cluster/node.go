@@ -102,6 +102,8 @@ type Node struct {
 	done       sync.WaitGroup
 
 	closeOnce sync.Once
+	beatMu    sync.Mutex // orders heartbeats before the goodbye
+	saidBye   bool       // no heartbeat after the goodbye
 }
 
 // New joins the cluster: it draws a tag that no live node has, subscribes
@@ -222,11 +224,14 @@ func (n *Node) Names() *Names { return n.names }
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
+		n.beatMu.Lock()
+		n.saidBye = true // a heartbeat after it would bring the node back
 		if n.nc.IsConnected() {
 			err = n.nc.Publish(n.prefix+subjectBye, []byte(n.tag.String()))
-			if ferr := n.nc.FlushTimeout(n.opts.RequestTimeout); err == nil {
-				err = ferr
-			}
+		}
+		n.beatMu.Unlock()
+		if err == nil && n.nc.IsConnected() {
+			err = n.nc.FlushTimeout(n.opts.RequestTimeout)
 		}
 		n.unsubscribe()
 		n.cancel()

@@ -21,7 +21,12 @@ type beat struct {
 	Connections int       `json:"connections"`
 }
 
-// peers is the node's view of the live nodes, from their heartbeats.
+// peers is the node's view of the other nodes, from their heartbeats: a
+// node is alive while it is heard, dead once it went unheard of for
+// deadAfter, said goodbye or was found gone (a request to it found no
+// responder), and unknown otherwise — one that has just started and not
+// been heard yet, or one that never was. Dead nodes are remembered for
+// deadMemory, so that a message for their connections is gone at once.
 //
 // Not having heard a node for deadAfter means it is dead only when this
 // node could hear all that time: deaf is the last moment its own NATS
@@ -36,15 +41,26 @@ type peers struct {
 
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
+	dead map[wire.NodeTag]time.Time // when each was taken for dead
 	// lines are the lifelines of the nodes requests are in flight to: each
-	// ends when its node is taken for gone, and so do the requests.
-	lines map[wire.NodeTag]lifeline
+	// ends when its node is found gone, and so do the requests.
+	lines map[wire.NodeTag]*lifeline
 }
 
-// lifeline is a context that ends when its node is taken for gone.
+// deadMemory is how long a dead node is remembered: longer than NATS takes
+// to forget the subscriptions of a client that vanished without closing
+// its connection (two missed pings, of 2 minutes each by default).
+const deadMemory = 10 * time.Minute
+
+// lifeline is a context that ends when its node is found gone.
 type lifeline struct {
-	ctx    context.Context
+	context.Context
 	cancel context.CancelFunc
+	users  int // requests in flight on it; under peers.mu
+	// left is set when the node says goodbye: it has closed its
+	// connections, and answers what it still gets with gone until it stops
+	// listening, which is when the line is cut.
+	left atomic.Bool
 }
 
 type peer struct {
@@ -53,27 +69,44 @@ type peer struct {
 }
 
 func newPeers(deadAfter time.Duration) *peers {
-	return &peers{deadAfter: deadAfter, seen: make(map[wire.NodeTag]peer), lines: make(map[wire.NodeTag]lifeline)}
+	return &peers{
+		deadAfter: deadAfter,
+		seen:      make(map[wire.NodeTag]peer),
+		dead:      make(map[wire.NodeTag]time.Time),
+		lines:     make(map[wire.NodeTag]*lifeline),
+	}
 }
 
-// lifeline returns a context that ends when t is taken for gone: it said
-// goodbye, went unheard of for deadAfter, or a request to it found no
-// responder. A request to t waits for its answer no longer than that: the
-// answer will not come.
-func (p *peers) lifeline(t wire.NodeTag) context.Context {
+// lifeline returns t's lifeline, which ends when t is found gone: a
+// request to it finds no responder, or it goes unheard of for deadAfter. A
+// request to t waits for its answer no longer than that: the answer will
+// not come. Call release when the request is over.
+func (p *peers) lifeline(t wire.NodeTag) *lifeline {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line, ok := p.lines[t]
-	if !ok {
-		line.ctx, line.cancel = context.WithCancel(context.Background())
+	line := p.lines[t]
+	if line == nil {
+		line = new(lifeline)
+		line.Context, line.cancel = context.WithCancel(context.Background())
 		p.lines[t] = line
 	}
-	return line.ctx
+	line.users++
+	return line
+}
+
+// release ends a request's use of t's lifeline; the last one drops it.
+func (p *peers) release(t wire.NodeTag, line *lifeline) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if line.users--; line.users == 0 && p.lines[t] == line {
+		line.cancel()
+		delete(p.lines, t)
+	}
 }
 
 // cut ends t's lifeline. The caller holds mu.
 func (p *peers) cut(t wire.NodeTag) {
-	if line, ok := p.lines[t]; ok {
+	if line := p.lines[t]; line != nil {
 		line.cancel()
 		delete(p.lines, t)
 	}
@@ -83,13 +116,42 @@ func (p *peers) cut(t wire.NodeTag) {
 func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Lock()
 	p.seen[t] = peer{beat: b, at: time.Now()}
+	delete(p.dead, t)
 	p.mu.Unlock()
 }
 
-// left forgets a node that said goodbye, or that a request found gone.
+// answered records that t answered a request: a node not heard of yet
+// lives, and is judged by its heartbeats from now on, so that it is dead
+// if it goes silent before its first one crosses.
+func (p *peers) answered(t wire.NodeTag) {
+	p.mu.Lock()
+	if _, ok := p.seen[t]; !ok {
+		p.seen[t] = peer{beat: beat{Tag: t.String()}, at: time.Now()}
+	}
+	p.mu.Unlock()
+}
+
+// left forgets a node that said goodbye. Requests in flight to it wait on:
+// it answers them until it stops listening.
 func (p *peers) left(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
+	p.dead[t] = time.Now()
+	if line := p.lines[t]; line != nil {
+		line.left.Store(true)
+	}
+	p.mu.Unlock()
+}
+
+// gone forgets a node that a request found gone, and ends the requests in
+// flight to it. Only a node that was heard of is remembered dead: the tags
+// of IDs never issued, which anyone can make up, are not kept.
+func (p *peers) gone(t wire.NodeTag) {
+	p.mu.Lock()
+	if _, known := p.seen[t]; known {
+		delete(p.seen, t)
+		p.dead[t] = time.Now()
+	}
 	p.cut(t)
 	p.mu.Unlock()
 }
@@ -100,6 +162,17 @@ func (p *peers) alive(t wire.NodeTag) bool {
 	seen, ok := p.seen[t]
 	p.mu.RUnlock()
 	return ok && p.fresh(seen.at)
+}
+
+// isDead reports whether t is dead: heard of, but not recently; or gone.
+func (p *peers) isDead(t wire.NodeTag) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if seen, ok := p.seen[t]; ok {
+		return !p.fresh(seen.at)
+	}
+	_, dead := p.dead[t]
+	return dead
 }
 
 // fresh reports whether a node last heard at is alive: it was heard, or
@@ -116,7 +189,8 @@ func (p *peers) fresh(at time.Time) bool {
 func (p *peers) markDeaf() { p.deaf.Store(time.Now().UnixNano()) }
 
 // settled reports whether this node has heard the others for deadAfter
-// without a break, so that a node it has not heard of is not alive.
+// without a break, so that a node that does not answer is not merely one
+// that has not come back yet.
 func (p *peers) settled() bool { return time.Since(time.Unix(0, p.deaf.Load())) >= p.deadAfter }
 
 // count returns how many nodes are alive.
@@ -132,20 +206,25 @@ func (p *peers) count() int {
 	return n
 }
 
-// forgetDead drops the nodes unheard of for deadAfter, and returns them.
+// forgetDead takes the nodes unheard of for deadAfter for dead, ends the
+// requests in flight to them, and returns them. It forgets the nodes dead
+// for deadMemory.
 func (p *peers) forgetDead() []wire.NodeTag {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var dead []wire.NodeTag
+	now := time.Now()
 	for t, seen := range p.seen {
 		if !p.fresh(seen.at) {
 			dead = append(dead, t)
 			delete(p.seen, t)
+			p.dead[t] = now
+			p.cut(t)
 		}
 	}
-	for t := range p.lines {
-		if _, ok := p.seen[t]; !ok && p.settled() {
-			p.cut(t) // dead, or never heard of
+	for t, at := range p.dead {
+		if now.Sub(at) > deadMemory {
+			delete(p.dead, t)
 		}
 	}
 	return dead
@@ -324,11 +403,20 @@ func (n *Node) heartbeat() {
 			n.peers.markDeaf()
 			continue
 		}
-		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+		n.beat()
 		for _, dead := range n.peers.forgetDead() {
 			n.log.Warn("node unheard of: taken for dead", "tag", dead.String())
 			n.forgetNode(dead)
 		}
+	}
+}
+
+// beat tells the others this node lives, unless it has said goodbye.
+func (n *Node) beat() {
+	n.beatMu.Lock()
+	defer n.beatMu.Unlock()
+	if !n.saidBye {
+		_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
 	}
 }
 
@@ -343,7 +431,7 @@ func (n *Node) watchConnection(status chan nats.Status) {
 		case s := <-status:
 			n.peers.markDeaf()
 			if s == nats.CONNECTED {
-				_ = n.nc.Publish(n.prefix+subjectHeartbeat, n.beatMessage())
+				n.beat()
 			}
 		}
 	}

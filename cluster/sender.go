@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -25,11 +26,12 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // request to that node, which answers as its gateway's Send did (gone,
 // queue full, another tenant), so the relay answers the client exactly as
 // on one node, and in order. It returns wire.ErrGone at once for a
-// connection of a node that is dead or never was, and ErrBackbone while
-// this node cannot reach NATS or the other node does not answer within
+// connection of a node that is dead, after a round trip for one of a node
+// that no node answers for (one never issued), and ErrBackbone while this
+// node cannot reach NATS or the other node does not answer within
 // RequestTimeout. Just after this node's NATS connection comes back, a
-// node it has not heard of yet may be alive: the delivery is tried, and
-// answers ErrBackbone rather than gone when no node takes it.
+// node that does not answer may not have come back yet: that is
+// ErrBackbone, not gone.
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
 	if n.isLocal(d.To) {
@@ -44,49 +46,82 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})
-	answer, err := n.request(ctx, tag, n.deliverSubject(tag), msg)
+	answer, err := n.request(ctx, tag, d.To, n.deliverSubject(tag), msg)
 	*bp = msg
 	buffers.Put(bp)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return n.noResponders(tag, d.To)
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("cluster: deliver through node %s: %w", tag, err)
 	}
 	_, err = parseAnswer(answer.Data)
 	return err
 }
 
-// request makes a request to node tag, and waits for the answer for
-// RequestTimeout at most, or until the node is taken for gone (a node
-// killed while the request was in flight never answers; the requests that
-// find no responder after it tell). An error other than
-// nats.ErrNoResponders matches ErrBackbone.
-func (n *Node) request(ctx context.Context, tag wire.NodeTag, subject string, data []byte) (*nats.Msg, error) {
+// request makes a request about connectionID to its node, tag, and waits
+// for the answer for RequestTimeout at most, or until the node is found
+// gone: a node killed while the request was in flight never answers, and a
+// request that finds no responder after it tells (one of another sender,
+// or the check this request starts when it has waited listenCheck). The
+// error matches wire.ErrGone when no node took the request or the node had
+// said goodbye (its connections are closed), and ErrBackbone otherwise.
+func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subject string, data []byte) (*nats.Msg, error) {
 	line := n.peers.lifeline(tag)
+	defer n.peers.release(tag, line)
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
 	defer context.AfterFunc(line, cancel)()
+	defer time.AfterFunc(listenCheck, func() { n.checkListens(ctx, tag) }).Stop()
 	answer, err := n.nc.RequestWithContext(ctx, subject, data)
 	switch {
-	case err == nil, errors.Is(err, nats.ErrNoResponders):
-		return answer, err
+	case err == nil:
+		if !n.peers.alive(tag) {
+			n.peers.answered(tag)
+		}
+		return answer, nil
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, n.noResponders(tag, connectionID)
+	case line.Err() != nil && line.left.Load():
+		return nil, goneError(connectionID)
 	case line.Err() != nil:
 		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
 	}
 	return nil, errors.Join(ErrBackbone, err)
 }
 
+// listenCheck is how long a request waits for its answer (a round trip
+// takes well under a millisecond) before it asks whether its node still
+// listens, and how long each asking waits.
+const listenCheck = 100 * time.Millisecond
+
+// checkListens asks node tag, until ctx ends, whether it still listens. An
+// answer says it does; a request that no node takes says it has gone, and
+// cuts its lifeline; no answer (the node is dying, or slow) asks again.
+func (n *Node) checkListens(ctx context.Context, tag wire.NodeTag) {
+	for ctx.Err() == nil {
+		ask, cancel := context.WithTimeout(ctx, listenCheck)
+		_, err := n.nc.RequestWithContext(ask, n.manageSubject(tag), []byte{opPing})
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, nats.ErrNoResponders):
+			if n.peers.settled() {
+				n.peers.gone(tag)
+			}
+			return
+		}
+	}
+}
+
 // unreachable returns why a connection of node tag cannot be reached now,
 // or nil: ErrBackbone while this node's NATS connection is down, gone when
-// the node is not alive and this node has heard the others long enough to
-// know it.
+// the node is dead. A node not heard of yet is asked all the same (it may
+// have just started): the request tells.
 func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
 	if !n.connected() {
 		n.peers.markDeaf()
 		return ErrBackbone
 	}
-	if !n.peers.alive(tag) && n.peers.settled() {
+	if n.peers.isDead(tag) {
 		return goneError(connectionID)
 	}
 	return nil
@@ -97,7 +132,7 @@ func (n *Node) unreachable(tag wire.NodeTag, connectionID string) error {
 // its NATS connection came back, the node has not come back yet.
 func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
 	if n.peers.settled() {
-		n.peers.left(tag)
+		n.peers.gone(tag)
 		return goneError(connectionID)
 	}
 	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)

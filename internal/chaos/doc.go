@@ -9,6 +9,9 @@
 //     publications; one is killed with SIGKILL. Its connections must be
 //     gone to senders within 2 s, the others carry on, and nothing is
 //     delivered twice or out of order.
+//   - freeze_test.go: a node frozen with SIGSTOP, as a machine that is
+//     gone looks (no socket closes, nothing answers): its connections are
+//     gone within 2 s all the same.
 //   - leave_test.go: a node stopped with SIGTERM closes its connections
 //     with 1001, and the other nodes answer gone for them at once.
 //   - outage_test.go: three nodes in this process, joined through one
@@ -20,6 +23,9 @@
 //     subscribe; every call ends within its timeout, and everything works
 //     again afterwards.
 //
-// The helpers: procs_test.go builds the binary and runs the nodes,
-// ws_test.go is a WebSocket client independent of the server's code.
+// The helpers: procs_test.go builds the binary and runs the nodes;
+// ws_test.go is a WebSocket client independent of the server's code;
+// traffic_test.go is the kill test's numbered traffic and its checks;
+// probe_test.go asks, from many connections at once, whether connections
+// are gone.
 package chaos
