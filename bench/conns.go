@@ -91,7 +91,7 @@ func runConnect(ctx context.Context, d driver, srv *server, spec Spec, opts *Opt
 	r.Unit = "connections"
 	var t tally
 	h := hist.New()
-	m := startMeter(srv, 0)
+	m := startMeter(srv)
 	holders, _ := openMany(ctx, spec.N, spec.K, opts, h, &t, func(ctx context.Context, i int) (holder, error) {
 		return d.hold(ctx, sourceAddr(i, opts.SourceAddrs))
 	})
@@ -122,7 +122,7 @@ func runIdle(ctx context.Context, d driver, srv *server, spec Spec, opts *Option
 	}
 	var t tally
 	h := hist.New()
-	m := startMeter(srv, 0)
+	m := startMeter(srv)
 	holders, _ := openMany(ctx, spec.N, 64, opts, h, &t, func(ctx context.Context, i int) (holder, error) {
 		return d.hold(ctx, sourceAddr(i, opts.SourceAddrs))
 	})

@@ -101,12 +101,10 @@ func runFanout(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts
 		return fmt.Errorf("publisher: %w", err)
 	}
 	defer pub.close()
-	var idle float64
 	if n > 1 {
 		if err := settleFanout(ctx, pub, channel, &settled, spec.N); err != nil {
 			return err
 		}
-		idle = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
 	}
 
 	var seq uint64
@@ -132,7 +130,7 @@ func runFanout(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts
 	if spec.MaxOps > 0 {
 		limit = min(limit, first+uint64((spec.MaxOps+spec.N-1)/spec.N))
 	}
-	m := startMeter(srv, idle)
+	m := startMeter(srv)
 	if stall == nil {
 		stall = publish(time.Now().Add(spec.Duration), limit)
 	}
@@ -150,6 +148,9 @@ drain:
 	m.stop()
 	if m.err != nil {
 		return m.err
+	}
+	if n > 1 {
+		m.idleRate = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
 	}
 	var missing uint64
 	for s := first; s < seq; s++ {

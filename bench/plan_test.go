@@ -112,7 +112,7 @@ func TestPresetCluster(t *testing.T) {
 		names = append(names, s.String())
 	}
 	want := "rpc P=50 K=8 S=64 nodes=1,rpc P=50 K=8 S=64 nodes=3,rpc P=50 K=8 S=4096 nodes=1,rpc P=50 K=8 S=4096 nodes=3," +
-		"fanout N=9000 K=4 S=64 nodes=1,fanout N=9000 K=4 S=64 nodes=3"
+		"fanout N=3000 K=4 S=64 nodes=1,fanout N=3000 K=4 S=64 nodes=3"
 	if got := strings.Join(names, ","); got != want {
 		t.Fatalf("cluster = %s\nwant      %s", got, want)
 	}

@@ -52,9 +52,9 @@ type Result struct {
 	// BackboneBytes (several nodes) is what crossed the connections between
 	// the servers (NATS routes, or to and from Redis), either way, over the
 	// measured interval, less what crosses them while nothing is sent
-	// (BackboneIdleBytesPerSec: heartbeats, pings, measured before the
-	// warm-up); BackboneBytesPerMessage divides it by the calls (rpc) or by
-	// the messages published (fanout), not by the deliveries.
+	// (BackboneIdleBytesPerSec: heartbeats, pings, measured once the run
+	// is over and quiet); BackboneBytesPerMessage divides it by the calls
+	// (rpc) or by the messages published (fanout), not by the deliveries.
 	BackboneBytes           uint64  `json:"backboneBytes,omitempty"`
 	BackboneBytesPerMessage float64 `json:"backboneBytesPerMessage,omitempty"`
 	BackboneIdleBytesPerSec float64 `json:"backboneIdleBytesPerSec,omitempty"`
@@ -194,15 +194,23 @@ type meter struct {
 	backbone, haveBackbone bool
 	backboneStart          uint64
 	backboneUsed           uint64
-	idleRate               float64 // backbone bytes per second while idle
+	// idleRate is what crosses the backbone per second while idle
+	// (backboneIdleRate), left out of backboneUsed by fill; set it after
+	// stop.
+	idleRate float64
 }
 
+// quiesce is how long backboneIdleRate lets what the run sent settle
+// before it watches the backbone.
+const quiesce = 300 * time.Millisecond
+
 // backboneIdleRate returns the bytes per second that cross srv's backbone
-// over sample while the load generator sends nothing; 0 when srv has none
-// or sample is not positive.
+// over sample while the load generator sends nothing (after the run: right
+// after start-up, routes and interest are still being set up); 0 when srv
+// has none or sample is not positive.
 func backboneIdleRate(ctx context.Context, srv gauge, sample time.Duration) float64 {
 	c, ok := srv.(clusterGauge)
-	if !ok || sample <= 0 {
+	if !ok || sample <= 0 || sleep(ctx, quiesce) != nil {
 		return 0
 	}
 	before, ok, err := c.backbone(ctx)
@@ -220,10 +228,9 @@ func backboneIdleRate(ctx context.Context, srv gauge, sample time.Duration) floa
 	return float64(after-before) / time.Since(start).Seconds()
 }
 
-// startMeter starts a measured interval. idleRate is what crosses the
-// backbone per second while idle (backboneIdleRate), left out of its bytes.
-func startMeter(srv gauge, idleRate float64) *meter {
-	m := &meter{srv: srv, idleRate: idleRate}
+// startMeter starts a measured interval.
+func startMeter(srv gauge) *meter {
+	m := &meter{srv: srv}
 	if c, ok := srv.(clusterGauge); ok {
 		var err error
 		m.brokerCPU, m.broker, err = c.brokerCPU()

@@ -51,12 +51,10 @@ func runRPC(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts *O
 		closers = append(closers, c.close)
 		callers[i] = c
 	}
-	var idle float64
 	if n > 1 {
 		if err := settleRPC(ctx, callers, addrs, opts); err != nil {
 			return err
 		}
-		idle = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
 	}
 
 	pad := padding(spec.S)
@@ -113,10 +111,13 @@ func runRPC(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts *O
 		wg.Wait()
 		close(allDone)
 	}()
-	m := measure(ctx, srv, idle, spec, &phase, allDone)
+	m := measure(ctx, srv, spec, &phase, allDone)
 	<-allDone
 	if err := m.err; err != nil {
 		return err
+	}
+	if n > 1 {
+		m.idleRate = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
 	}
 	t.fill(r)
 	merged := hist.New()
@@ -161,9 +162,9 @@ func settleRPC(ctx context.Context, callers []caller, addrs []string, opts *Opti
 }
 
 // measure runs the warm-up, then the measured interval until spec.Duration
-// passes or done is closed, and returns its meter (idle: the backbone's
-// idle bytes per second); the workers are told to stop when it returns.
-func measure(ctx context.Context, srv gauge, idle float64, spec Spec, phase *atomic.Int32, done <-chan struct{}) *meter {
+// passes or done is closed, and returns its meter; the workers are told to
+// stop when it returns.
+func measure(ctx context.Context, srv gauge, spec Spec, phase *atomic.Int32, done <-chan struct{}) *meter {
 	if spec.Warmup > 0 {
 		select {
 		case <-time.After(spec.Warmup):
@@ -171,7 +172,7 @@ func measure(ctx context.Context, srv gauge, idle float64, spec Spec, phase *ato
 		case <-done:
 		}
 	}
-	m := startMeter(srv, idle)
+	m := startMeter(srv)
 	phase.Store(phaseMeasure)
 	timer := time.NewTimer(spec.Duration)
 	defer timer.Stop()

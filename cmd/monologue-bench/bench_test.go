@@ -89,8 +89,8 @@ func TestListCluster(t *testing.T) {
 rpc P=50 K=8 S=64 nodes=3
 rpc P=50 K=8 S=4096 nodes=1
 rpc P=50 K=8 S=4096 nodes=3
-fanout N=9000 K=4 S=64 nodes=1
-fanout N=9000 K=4 S=64 nodes=3`
+fanout N=3000 K=4 S=64 nodes=1
+fanout N=3000 K=4 S=64 nodes=3`
 	var got []string
 	for line := range strings.Lines(stdout.String()) {
 		if !strings.HasSuffix(strings.TrimSpace(line), "peers monologue,nats,socketio") {
