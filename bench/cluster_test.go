@@ -91,3 +91,19 @@ func TestSumBytesReceived(t *testing.T) {
 		t.Fatalf("sumBytesReceived = %d, want 310", got)
 	}
 }
+
+// TestBackboneLessIdle checks that the backbone's bytes per message leave
+// out what crossed while idle.
+func TestBackboneLessIdle(t *testing.T) {
+	m := &meter{elapsed: 2 * time.Second, haveBackbone: true, backboneUsed: 10_000, idleRate: 1_000}
+	r := Result{Spec: Spec{Scenario: "fanout"}, Ops: 400, Messages: 40}
+	m.fill(&r)
+	if r.BackboneBytes != 8_000 || r.BackboneBytesPerMessage != 200 || r.BackboneIdleBytesPerSec != 1_000 {
+		t.Fatalf("backbone %d bytes, %v per message, idle %v/s; want 8000, 200, 1000", r.BackboneBytes, r.BackboneBytesPerMessage, r.BackboneIdleBytesPerSec)
+	}
+	r = Result{Spec: Spec{Scenario: "rpc"}, Ops: 80}
+	m.fill(&r)
+	if r.BackboneBytesPerMessage != 100 {
+		t.Fatalf("rpc: %v backbone bytes per call, want 100", r.BackboneBytesPerMessage)
+	}
+}

@@ -297,7 +297,7 @@ func (m *meter) fill(r *Result) {
 			messages = r.Messages
 		}
 		if messages > 0 {
-			r.BackboneBytesPerMessage = float64(m.backboneUsed) / float64(messages)
+			r.BackboneBytesPerMessage = float64(r.BackboneBytes) / float64(messages)
 		}
 	}
 }
