@@ -16,6 +16,10 @@ var Scenarios = []string{"rpc", "fanout", "connect", "idle"}
 // compared to.
 var Peers = []string{"monologue", "nats", "socketio", "floor"}
 
+// ClusterPeers are the peers that run as several nodes (Spec.Nodes): the
+// floor relay has no cluster mode.
+var ClusterPeers = []string{"monologue", "nats", "socketio"}
+
 // Spec is one measurement: a scenario and its sizes. Every peer runs it with
 // the same values.
 type Spec struct {
@@ -41,15 +45,29 @@ type Spec struct {
 	// interval ends at whichever of Duration and MaxOps comes first.
 	// Zero: no bound but Duration.
 	MaxOps int `json:"maxOps,omitempty"`
+	// Nodes, when positive, runs each peer as a deployment of that many
+	// server nodes (rpc and fanout only, the peers of ClusterPeers): the
+	// monologue command's serve, in cluster mode over its embedded NATS
+	// when there are several; nats-servers routed together; Socket.IO
+	// servers sharing a Redis through its adapter. Each caller calls a
+	// callee on the next node, round robin; subscribers are spread over the
+	// nodes and the publisher is on the first. Zero: the peer's single
+	// server as package peers runs it (or server.js without Redis).
+	Nodes int `json:"nodes,omitempty"`
 }
 
-// String describes the spec's sizes, e.g. "rpc P=50 K=8 S=64".
+// String describes the spec's sizes, e.g. "rpc P=50 K=8 S=64", with
+// " nodes=3" after them for a deployment of several nodes.
 func (s Spec) String() string {
+	nodes := ""
+	if s.Nodes > 0 {
+		nodes = fmt.Sprintf(" nodes=%d", s.Nodes)
+	}
 	switch s.Scenario {
 	case "rpc":
-		return fmt.Sprintf("rpc P=%d K=%d S=%d", s.P, s.K, s.S)
+		return fmt.Sprintf("rpc P=%d K=%d S=%d%s", s.P, s.K, s.S, nodes)
 	case "fanout":
-		return fmt.Sprintf("fanout N=%d K=%d S=%d", s.N, s.K, s.S)
+		return fmt.Sprintf("fanout N=%d K=%d S=%d%s", s.N, s.K, s.S, nodes)
 	case "connect":
 		return fmt.Sprintf("connect N=%d K=%d", s.N, s.K)
 	}
@@ -86,8 +104,17 @@ func (s Spec) validate() error {
 	if s.Scenario == "rpc" && 2*s.P > 19000 {
 		return fmt.Errorf("%s: P=%d needs too many connections", s, s.P)
 	}
+	if s.Nodes > 0 && s.Scenario != "rpc" && s.Scenario != "fanout" {
+		return fmt.Errorf("%s: nodes=%d: only rpc and fanout run on several nodes", s, s.Nodes)
+	}
+	if s.Nodes > maxNodes {
+		return fmt.Errorf("%s: at most %d nodes", s, maxNodes)
+	}
 	return nil
 }
+
+// maxNodes bounds Spec.Nodes: every node shares the servers' core.
+const maxNodes = 8
 
 // Options configure Run; nil means defaults.
 type Options struct {
@@ -100,12 +127,24 @@ type Options struct {
 	// JSDir is the directory of the Socket.IO server (server.js,
 	// package.json). Empty: bench/js found from the working directory.
 	JSDir string
+	// MonologueBinary is the monologue command (cmd/monologue, built), whose
+	// "serve" runs the monologue nodes of specs with Nodes; BuildMonologue
+	// builds one. Required when such a spec runs on monologue.
+	MonologueBinary string
+	// RedisServer is the redis-server command the Socket.IO nodes of specs
+	// with Nodes > 1 share. Empty: redis-server on PATH.
+	RedisServer string
 	// Pin pins each server to core 0 (taskset -c 0) and the load generator
 	// to core 1, when taskset exists.
 	Pin bool
 	// LoadSample is how long the machine's load is sampled from /proc/stat
 	// before each run. Zero: no sample, only the load average.
 	LoadSample time.Duration
+	// BackboneIdleSample is how long, after each run on several nodes, the
+	// bytes crossing between the servers are watched while nothing is sent,
+	// so that this background (heartbeats, pings) is left out of the run's.
+	// Zero: 1 s; negative: not watched, nothing left out.
+	BackboneIdleSample time.Duration
 	// CallTimeout bounds each call, each fan-out window wait and each
 	// connection. Zero: 10 s.
 	CallTimeout time.Duration
@@ -134,6 +173,12 @@ func (o *Options) withDefaults() *Options {
 	if out.SourceAddrs <= 0 {
 		out.SourceAddrs = 8
 	}
+	if out.BackboneIdleSample == 0 {
+		out.BackboneIdleSample = time.Second
+	}
+	if out.RedisServer == "" {
+		out.RedisServer = "redis-server"
+	}
 	if out.Answer == nil {
 		out.Answer = func(arg string) string { return arg }
 	}
@@ -143,10 +188,32 @@ func (o *Options) withDefaults() *Options {
 	return &out
 }
 
-// Preset returns the specs of a named preset. "issue4" is the set of
-// measurements asked for in issue 4, for BENCHMARKS.md.
+// Presets are the names Preset knows.
+var Presets = []string{"issue4", "cluster"}
+
+// ClusterFanoutN is the number of subscribers of the cluster preset's
+// fan-out: a thousand on each of three nodes.
+const ClusterFanoutN = 3000
+
+// Preset returns the specs of a named preset, for BENCHMARKS.md. "issue4"
+// is the set of measurements asked for in issue 4. "cluster" is issue 9's:
+// rpc P=50 K=8 with 64-byte and 4 KiB payloads, and a fan-out to
+// ClusterFanoutN subscribers, each on one node and on three (callers and
+// callees on different nodes, subscribers spread over them); run it on
+// ClusterPeers.
 func Preset(name string, duration, warmup time.Duration) ([]Spec, error) {
 	switch name {
+	case "cluster":
+		var specs []Spec
+		for _, size := range []int{64, 4096} {
+			for _, nodes := range []int{1, 3} {
+				specs = append(specs, Spec{Scenario: "rpc", P: 50, K: 8, S: size, Nodes: nodes, Duration: duration, Warmup: warmup})
+			}
+		}
+		for _, nodes := range []int{1, 3} {
+			specs = append(specs, Spec{Scenario: "fanout", N: ClusterFanoutN, K: 4, S: 64, Nodes: nodes, Duration: duration, Warmup: warmup})
+		}
+		return specs, nil
 	case "issue4":
 		return []Spec{
 			{Scenario: "rpc", P: 1, K: 1, S: 64, Duration: duration, Warmup: warmup},
@@ -157,7 +224,7 @@ func Preset(name string, duration, warmup time.Duration) ([]Spec, error) {
 			{Scenario: "connect", N: 5000, K: 16},
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown preset %q (want issue4)", name)
+	return nil, fmt.Errorf("unknown preset %q (want one of %s)", name, strings.Join(Presets, ", "))
 }
 
 // SweepK returns one rpc spec per value of ks, the others as in base.

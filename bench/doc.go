@@ -12,6 +12,14 @@
 // fan-out delivery must carry what was published, and every message must
 // reach every subscriber. What does not verify is an error, never a sample.
 //
+// A Spec with Nodes runs each peer as a deployment of that many nodes
+// instead: the monologue command's serve in cluster mode (BuildMonologue
+// builds it), nats-servers routed together, or Socket.IO servers sharing a
+// redis-server that the harness starts. Callers call callees on other
+// nodes, subscribers are spread over them, and the CPU time of every
+// process is added up; the bytes that cross between the servers are read
+// with ss.
+//
 // Entry points: Run measures a list of Spec on the peers of Options;
 // Preset and SweepK build the lists; WriteTable, WriteMarkdown and
 // WriteJSONLines report the results, and package plot draws them.

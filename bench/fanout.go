@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,8 +28,9 @@ var errDuplicate = errors.New("more deliveries than subscribers")
 // runFanout measures a channel with N subscribers: one publisher keeps K
 // messages in flight (a message is in flight until all N subscribers have
 // it); every delivery must carry the payload published, and every message
-// must reach every subscriber.
-func runFanout(ctx context.Context, d driver, srv *server, spec Spec, opts *Options, r *Result) error {
+// must reach every subscriber. drivers holds one driver per node:
+// subscriber i is on node i mod n, the publisher on the first.
+func runFanout(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts *Options, r *Result) error {
 	r.Unit = "deliveries"
 	channel := "bench.fanout." + nuid.Next()
 	pad := padding(spec.S)
@@ -49,8 +51,19 @@ func runFanout(ctx context.Context, d driver, srv *server, spec Spec, opts *Opti
 	for i := range shards {
 		shards[i].h = hist.New()
 	}
-	deliver := func(shard int) func([]byte) {
+	// settled counts the subscribers that have had a settling message
+	// (several nodes only).
+	settledSubscribers := make([]atomic.Bool, spec.N)
+	var settled atomic.Int64
+	deliver := func(subscriber int) func([]byte) {
+		shard := subscriber % latencyShards
 		return func(p []byte) {
+			if bytes.HasPrefix(p, settlePayload) {
+				if settledSubscribers[subscriber].CompareAndSwap(false, true) {
+					settled.Add(1)
+				}
+				return
+			}
 			now := time.Since(epoch).Nanoseconds()
 			seq, sent, ok := parseFanout(p, pad)
 			if !ok || seq >= uint64(maxMessages) {
@@ -75,18 +88,24 @@ func runFanout(ctx context.Context, d driver, srv *server, spec Spec, opts *Opti
 		}
 	}
 
+	n := len(drivers)
 	holders, err := openMany(ctx, spec.N, 64, opts, nil, nil, func(ctx context.Context, i int) (holder, error) {
-		return d.subscribe(ctx, sourceAddr(i, opts.SourceAddrs), channel, deliver(i%latencyShards))
+		return drivers[i%n].subscribe(ctx, sourceAddr(i, opts.SourceAddrs), channel, deliver(i))
 	})
 	defer closeAll(holders)
 	if err != nil {
 		return fmt.Errorf("subscribers: %w", err)
 	}
-	pub, err := d.publisher(ctx)
+	pub, err := drivers[0].publisher(ctx)
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
 	defer pub.close()
+	if n > 1 {
+		if err := settleFanout(ctx, pub, channel, &settled, spec.N); err != nil {
+			return err
+		}
+	}
 
 	var seq uint64
 	publish := func(until time.Time, limit uint64) error {
@@ -130,6 +149,9 @@ drain:
 	if m.err != nil {
 		return m.err
 	}
+	if n > 1 {
+		m.idleRate = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
+	}
 	var missing uint64
 	for s := first; s < seq; s++ {
 		if n := counts[s].Load(); n < int32(spec.N) {
@@ -146,6 +168,7 @@ drain:
 		t.note(fmt.Errorf("publisher stopped: %w", stall))
 	}
 	t.ops = delivered.Load()
+	r.Messages = seq - first
 	t.fill(r)
 	merged := hist.New()
 	for i := range shards {
@@ -156,4 +179,29 @@ drain:
 	r.LatencyUs = latencyOf(merged)
 	m.fill(r)
 	return ctx.Err()
+}
+
+// settlePayload begins the messages that settleFanout publishes, which the
+// subscribers count apart from the measured ones.
+var settlePayload = []byte("settle:")
+
+// settleFanout publishes settling messages, every 100 ms, until each of
+// the n subscribers has had one: on several nodes, a node learns of
+// another's interest in the channel some time after the subscription was
+// confirmed (NATS interest crossing a route, a Redis subscription), and
+// the measurement starts once every node has.
+func settleFanout(ctx context.Context, pub publisher, channel string, settled *atomic.Int64, n int) error {
+	deadline := time.Now().Add(settleTimeout)
+	for i := 0; settled.Load() < int64(n); i++ {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d subscribers had no message within %v", int64(n)-settled.Load(), n, settleTimeout)
+		}
+		if err := pub.publish(ctx, channel, fmt.Sprintf("%s%d", settlePayload, i)); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
 }

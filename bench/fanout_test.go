@@ -105,7 +105,7 @@ func TestFanoutAccountsForEveryDelivery(t *testing.T) {
 	opts := (&Options{CallTimeout: 300 * time.Millisecond}).withDefaults()
 	spec := Spec{Scenario: "fanout", N: 5, K: 4, S: 64, MaxOps: 100, Duration: time.Minute}.withDefaults()
 	var r Result
-	err := runFanout(context.Background(), d, selfServer(t), spec, opts, &r)
+	err := runFanout(context.Background(), []driver{d}, selfServer(t), spec, opts, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestFanoutClean(t *testing.T) {
 	opts := (&Options{}).withDefaults()
 	spec := Spec{Scenario: "fanout", N: 7, K: 3, S: 100, MaxOps: 700, Duration: time.Minute, Warmup: 20 * time.Millisecond}.withDefaults()
 	var r Result
-	if err := runFanout(context.Background(), d, selfServer(t), spec, opts, &r); err != nil {
+	if err := runFanout(context.Background(), []driver{d}, selfServer(t), spec, opts, &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Ops != 700 || r.Errors != 0 || r.LatencyUs.P50 <= 0 {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +23,19 @@ const (
 // for leaked goroutines otherwise.
 func TestMain(m *testing.M) {
 	if name := os.Getenv(envPeer); name != "" {
-		err := peers.Run(context.Background(), name, &peers.Options{APIKey: os.Getenv(envAPIKey), Stdin: os.Stdin}, os.Stdout)
+		// The harness appends the peer's flags (a nats node's routes) to
+		// testPeerCommand's.
+		fs := flag.NewFlagSet("peer", flag.ExitOnError)
+		fs.String("test.run", "", "")
+		listen := fs.String("cluster-listen", "", "")
+		clusterPeers := fs.String("cluster-peers", "", "")
+		_ = fs.Parse(os.Args[1:])
+		err := peers.Run(context.Background(), name, &peers.Options{
+			APIKey:        os.Getenv(envAPIKey),
+			Stdin:         os.Stdin,
+			ClusterListen: *listen,
+			ClusterPeers:  ParseList(*clusterPeers),
+		}, os.Stdout)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -78,7 +78,7 @@ func TestReports(t *testing.T) {
 	}
 	lines := strings.Split(md.String(), "\n")
 	if !strings.HasPrefix(lines[0], "| scenario | peer |") || !strings.HasPrefix(lines[1], "|---|") ||
-		strings.Count(lines[2], "|") != len(columns)+1 || !strings.Contains(md.String(), "pinned to core 0") {
+		strings.Count(lines[2], "|") != len(columnsOf(results))+1 || !strings.Contains(md.String(), "pinned to core 0") {
 		t.Errorf("markdown:\n%s", md.String())
 	}
 	var js bytes.Buffer
@@ -96,5 +96,58 @@ func TestReports(t *testing.T) {
 	chart := SweepChart("t", results)
 	if len(chart.Series) != 2 || chart.Series[0].Points[0].Rate != 20000 {
 		t.Fatalf("SweepChart = %+v", chart)
+	}
+}
+
+func TestPresetCluster(t *testing.T) {
+	specs, err := Preset("cluster", 5*time.Second, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range specs {
+		if err := s.withDefaults().validate(); err != nil {
+			t.Error(err)
+		}
+		names = append(names, s.String())
+	}
+	want := "rpc P=50 K=8 S=64 nodes=1,rpc P=50 K=8 S=64 nodes=3,rpc P=50 K=8 S=4096 nodes=1,rpc P=50 K=8 S=4096 nodes=3," +
+		"fanout N=3000 K=4 S=64 nodes=1,fanout N=3000 K=4 S=64 nodes=3"
+	if got := strings.Join(names, ","); got != want {
+		t.Fatalf("cluster = %s\nwant      %s", got, want)
+	}
+}
+
+// TestClusterReport checks the columns of runs on nodes: backbone bytes per
+// message and CPU per operation against the same peer on one node.
+func TestClusterReport(t *testing.T) {
+	one := Spec{Scenario: "rpc", P: 50, K: 8, S: 64, Nodes: 1}
+	three := one
+	three.Nodes = 3
+	results := []Result{
+		{Spec: one, Peer: "monologue", Unit: "calls", Ops: 100, Rate: 1000, ServerCPUUsPerOp: 4},
+		{Spec: one, Peer: "nats", Unit: "calls", Ops: 100, Rate: 500, ServerCPUUsPerOp: 10},
+		{Spec: three, Peer: "monologue", Unit: "calls", Ops: 100, Rate: 800, ServerCPUUsPerOp: 7, BackboneBytes: 40000, BackboneBytesPerMessage: 400},
+		{Spec: three, Peer: "nats", Unit: "calls", Ops: 100, Rate: 400, ServerCPUUsPerOp: 25, BackboneBytes: 30000, BackboneBytesPerMessage: 300},
+	}
+	var table bytes.Buffer
+	if err := WriteTable(&table, results); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"backbone B/msg", "CPU/op vs 1 node", "1.75×", "2.50×", "400", "rpc P=50 K=8 S=64 nodes=3"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if strings.Contains(table.String(), "RSS/conn") {
+		t.Errorf("a table without idle runs has idle columns:\n%s", table.String())
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, results); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(md.String(), "\n")
+	if n := strings.Count(lines[2], "|"); n != len(columnsOf(results))+1 || !strings.Contains(md.String(), "On several nodes") {
+		t.Errorf("markdown (%d cells):\n%s", n, md.String())
 	}
 }

@@ -45,9 +45,48 @@ func ratio(r Result, all []Result) (float64, bool) {
 	return 0, false
 }
 
-// columns are the table's headings, shared by text and markdown.
+// columns are the table's headings, shared by text and markdown; see
+// columnsOf for the ones a table shows.
 var columns = []string{"scenario", "peer", "rate /s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs",
 	"server CPU µs/op", "client CPU µs/op", "RSS/conn", "heap/conn", "errors", "vs monologue", "load before"}
+
+// clusterColumns are the headings of the columns of runs on several
+// nodes: the bytes that crossed between the servers per call or message
+// published, and the server CPU per operation over the same peer's on one
+// node.
+var clusterColumns = []string{"backbone B/msg", "CPU/op vs 1 node"}
+
+// columnsOf returns the headings of a table of results: columns, and
+// clusterColumns in place of the idle ones (RSS/conn, heap/conn) when some
+// results ran on nodes and none is idle.
+func columnsOf(results []Result) []string {
+	if !clusterTable(results) {
+		return columns
+	}
+	var out []string
+	for _, c := range columns {
+		switch c {
+		case "RSS/conn", "heap/conn":
+		case "errors":
+			out = append(out, clusterColumns...)
+			out = append(out, c)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// clusterTable reports whether a table of results shows clusterColumns:
+// some results ran on nodes, and none is idle.
+func clusterTable(results []Result) bool {
+	nodes, idle := false, false
+	for _, r := range results {
+		nodes = nodes || r.Nodes > 0
+		idle = idle || r.Scenario == "idle"
+	}
+	return nodes && !idle
+}
 
 func row(r Result, all []Result) []string {
 	cells := []string{r.Spec.String(), r.Peer}
@@ -74,16 +113,48 @@ func row(r Result, all []Result) []string {
 		}
 		load += " (" + strings.Join(busy, "/") + ")"
 	}
-	return append(cells,
-		number(r.Rate)+" "+r.Unit,
-		number(r.LatencyUs.P50), number(r.LatencyUs.P90), number(r.LatencyUs.P99), number(r.LatencyUs.P999),
-		number(r.ServerCPUUsPerOp), number(r.ClientCPUUsPerOp), rss, heap, errs, vs, load)
+	backbone, vsOne := "", ""
+	if r.BackboneBytes > 0 {
+		backbone = number(r.BackboneBytesPerMessage)
+	}
+	if x, ok := cpuRatioToOneNode(r, all); ok {
+		vsOne = fmt.Sprintf("%.2f×", x)
+	}
+	byColumn := map[string]string{
+		"rate /s": number(r.Rate) + " " + r.Unit,
+		"p50 µs":  number(r.LatencyUs.P50), "p90 µs": number(r.LatencyUs.P90),
+		"p99 µs": number(r.LatencyUs.P99), "p99.9 µs": number(r.LatencyUs.P999),
+		"server CPU µs/op": number(r.ServerCPUUsPerOp), "client CPU µs/op": number(r.ClientCPUUsPerOp),
+		"RSS/conn": rss, "heap/conn": heap, "errors": errs, "vs monologue": vs, "load before": load,
+		"backbone B/msg": backbone, "CPU/op vs 1 node": vsOne,
+	}
+	for _, c := range columnsOf(all)[2:] {
+		cells = append(cells, byColumn[c])
+	}
+	return cells
+}
+
+// cpuRatioToOneNode returns r's server CPU per operation over that of the
+// same peer on one node (Nodes == 1) for the same sizes. ok is false when
+// r ran on one node or there is no such result.
+func cpuRatioToOneNode(r Result, all []Result) (float64, bool) {
+	if r.Nodes <= 1 || r.ServerCPUUsPerOp == 0 {
+		return 0, false
+	}
+	one := r.Spec
+	one.Nodes = 1
+	for _, o := range all {
+		if o.Peer == r.Peer && o.Spec.String() == one.String() && o.Error == "" && o.ServerCPUUsPerOp > 0 {
+			return r.ServerCPUUsPerOp / o.ServerCPUUsPerOp, true
+		}
+	}
+	return 0, false
 }
 
 // WriteTable writes results as an aligned text table, for people.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(columns, "\t"))
+	fmt.Fprintln(tw, strings.Join(columnsOf(results), "\t"))
 	for _, r := range results {
 		fmt.Fprintln(tw, strings.Join(row(r, results), "\t"))
 	}
@@ -97,12 +168,13 @@ func WriteTable(w io.Writer, results []Result) error {
 // with a line saying how they were measured.
 func WriteMarkdown(w io.Writer, results []Result) error {
 	var b strings.Builder
-	b.WriteString("| " + strings.Join(columns, " | ") + " |\n")
-	b.WriteString("|" + strings.Repeat("---|", len(columns)) + "\n")
+	cols := columnsOf(results)
+	b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
+	b.WriteString("|" + strings.Repeat("---|", len(cols)) + "\n")
 	pinned := len(results) > 0
 	for _, r := range results {
 		cells := row(r, results)
-		for len(cells) < len(columns) {
+		for len(cells) < len(cols) {
 			cells = append(cells, "")
 		}
 		for i, c := range cells {
@@ -119,7 +191,13 @@ func WriteMarkdown(w io.Writer, results []Result) error {
 	}
 	b.WriteString(" Rates are verified operations per second; latencies in µs; server CPU from /proc/PID/stat " +
 		"(10 ms ticks) over the measured interval; \"vs monologue\" is the rate ratio (idle: RSS per connection ratio); " +
-		"\"load before\" is the 1-minute load average and each core's busy share just before the run.\n")
+		"\"load before\" is the 1-minute load average and each core's busy share just before the run.")
+	if clusterTable(results) {
+		b.WriteString(" On several nodes, server CPU is that of every process (nodes, and Redis for Socket.IO); " +
+			"\"backbone B/msg\" is what crossed between the servers (NATS routes, or to and from Redis), either way, " +
+			"per call or per message published; \"CPU/op vs 1 node\" is the server CPU per operation over the same peer's on one node.")
+	}
+	b.WriteString("\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write markdown: %w", err)
 	}

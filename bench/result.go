@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -41,6 +43,21 @@ type Result struct {
 	ServerCPUUs      float64 `json:"serverCpuUs"`
 	ServerCPUUsPerOp float64 `json:"serverCpuUsPerOp"`
 	ClientCPUUsPerOp float64 `json:"clientCpuUsPerOp"`
+	// BrokerCPUUsPerOp (socketio on several nodes) is the part of
+	// ServerCPUUsPerOp that the Redis server used.
+	BrokerCPUUsPerOp float64 `json:"brokerCpuUsPerOp,omitempty"`
+	// Messages (fanout) is the number of messages published in the
+	// measured interval; each reached N subscribers.
+	Messages uint64 `json:"messages,omitempty"`
+	// BackboneBytes (several nodes) is what crossed the connections between
+	// the servers (NATS routes, or to and from Redis), either way, over the
+	// measured interval, less what crosses them while nothing is sent
+	// (BackboneIdleBytesPerSec: heartbeats, pings, measured once the run
+	// is over and quiet); BackboneBytesPerMessage divides it by the calls
+	// (rpc) or by the messages published (fanout), not by the deliveries.
+	BackboneBytes           uint64  `json:"backboneBytes,omitempty"`
+	BackboneBytesPerMessage float64 `json:"backboneBytesPerMessage,omitempty"`
+	BackboneIdleBytesPerSec float64 `json:"backboneIdleBytesPerSec,omitempty"`
 	// ServerRSS is the server's resident memory at the end, in bytes.
 	ServerRSS int64 `json:"serverRssBytes"`
 	// RSSPerConn and HeapPerConn (idle) are the growth of the server's
@@ -143,20 +160,88 @@ func (t *tally) fill(r *Result) {
 	r.ErrorSamples = append(r.ErrorSamples, t.samples...)
 }
 
+// gauge is what a meter reads at both ends of a measured interval: the
+// CPU time of the server (a server), or of all its processes (a
+// deployment).
+type gauge interface {
+	cpu() (time.Duration, error)
+}
+
+// clusterGauge is a gauge of several processes, which may have a broker
+// and a backbone between them (a deployment).
+type clusterGauge interface {
+	gauge
+	brokerCPU() (time.Duration, bool, error)
+	backbone(ctx context.Context) (uint64, bool, error)
+}
+
+// backboneTimeout bounds reading the backbone's byte counts.
+const backboneTimeout = 10 * time.Second
+
 // meter reads the server's and the load generator's CPU time at the start
-// and end of a measured interval.
+// and end of a measured interval, and on several nodes the broker's CPU
+// time and the bytes on the backbone.
 type meter struct {
-	srv               *server
+	srv               gauge
 	start             time.Time
 	srvCPU, clientCPU time.Duration
 	elapsed           time.Duration
 	srvUsed, selfUsed time.Duration
 	err               error
+
+	broker, haveBroker     bool
+	brokerCPU, brokerUsed  time.Duration
+	backbone, haveBackbone bool
+	backboneStart          uint64
+	backboneUsed           uint64
+	// idleRate is what crosses the backbone per second while idle
+	// (backboneIdleRate), left out of backboneUsed by fill; set it after
+	// stop.
+	idleRate float64
 }
 
-func startMeter(srv *server) *meter {
+// quiesce is how long backboneIdleRate lets what the run sent settle
+// before it watches the backbone.
+const quiesce = 300 * time.Millisecond
+
+// backboneIdleRate returns the bytes per second that cross srv's backbone
+// over sample while the load generator sends nothing (after the run: right
+// after start-up, routes and interest are still being set up); 0 when srv
+// has none or sample is not positive.
+func backboneIdleRate(ctx context.Context, srv gauge, sample time.Duration) float64 {
+	c, ok := srv.(clusterGauge)
+	if !ok || sample <= 0 || sleep(ctx, quiesce) != nil {
+		return 0
+	}
+	before, ok, err := c.backbone(ctx)
+	if !ok || err != nil {
+		return 0
+	}
+	start := time.Now()
+	if sleep(ctx, sample) != nil {
+		return 0
+	}
+	after, ok, err := c.backbone(ctx)
+	if !ok || err != nil || after < before {
+		return 0
+	}
+	return float64(after-before) / time.Since(start).Seconds()
+}
+
+// startMeter starts a measured interval.
+func startMeter(srv gauge) *meter {
 	m := &meter{srv: srv}
-	m.srvCPU, m.err = srv.cpu()
+	if c, ok := srv.(clusterGauge); ok {
+		var err error
+		m.brokerCPU, m.broker, err = c.brokerCPU()
+		m.err = errors.Join(m.err, err)
+		ctx, cancel := context.WithTimeout(context.Background(), backboneTimeout)
+		// Without ss the backbone goes unmeasured; the run goes on.
+		m.backboneStart, m.backbone, _ = c.backbone(ctx)
+		cancel()
+	}
+	srvCPU, err := srv.cpu()
+	m.srvCPU, m.err = srvCPU, errors.Join(m.err, err)
 	m.clientCPU, _ = selfCPU()
 	m.start = time.Now()
 	return m
@@ -171,9 +256,26 @@ func (m *meter) stop() {
 	}
 	clientCPU, _ := selfCPU()
 	m.srvUsed, m.selfUsed = srvCPU-m.srvCPU, clientCPU-m.clientCPU
+	c, ok := m.srv.(clusterGauge)
+	if !ok {
+		return
+	}
+	if m.broker {
+		brokerCPU, _, err := c.brokerCPU()
+		m.brokerUsed, m.haveBroker = brokerCPU-m.brokerCPU, err == nil
+	}
+	if m.backbone {
+		ctx, cancel := context.WithTimeout(context.Background(), backboneTimeout)
+		bytes, ok, err := c.backbone(ctx)
+		cancel()
+		if ok && err == nil && bytes >= m.backboneStart {
+			m.backboneUsed, m.haveBackbone = bytes-m.backboneStart, true
+		}
+	}
 }
 
-// fill writes the interval's rate and CPU figures for ops operations.
+// fill writes the interval's rate and CPU figures for r.Ops operations,
+// and the backbone's bytes per call (rpc) or message (r.Messages, fanout).
 func (m *meter) fill(r *Result) {
 	r.ElapsedSec = m.elapsed.Seconds()
 	if r.ElapsedSec > 0 {
@@ -183,5 +285,19 @@ func (m *meter) fill(r *Result) {
 	if r.Ops > 0 {
 		r.ServerCPUUsPerOp = r.ServerCPUUs / float64(r.Ops)
 		r.ClientCPUUsPerOp = float64(m.selfUsed.Microseconds()) / float64(r.Ops)
+		if m.haveBroker {
+			r.BrokerCPUUsPerOp = float64(m.brokerUsed.Microseconds()) / float64(r.Ops)
+		}
+	}
+	if m.haveBackbone {
+		r.BackboneIdleBytesPerSec = m.idleRate
+		r.BackboneBytes = m.backboneUsed - min(m.backboneUsed, uint64(m.idleRate*m.elapsed.Seconds()))
+		messages := r.Ops
+		if r.Scenario == "fanout" {
+			messages = r.Messages
+		}
+		if messages > 0 {
+			r.BackboneBytesPerMessage = float64(r.BackboneBytes) / float64(messages)
+		}
 	}
 }

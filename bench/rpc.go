@@ -22,8 +22,11 @@ const (
 var errMismatch = errors.New("answer does not match")
 
 // runRPC measures echo calls: P callers each call their own callee with K
-// calls in flight; every answer must equal the call's argument.
-func runRPC(ctx context.Context, d driver, srv *server, spec Spec, opts *Options, r *Result) error {
+// calls in flight; every answer must equal the call's argument. drivers
+// holds one driver per node: caller i is on node i mod n, and its callee on
+// the next node, so that on several nodes every call crosses from one node
+// to another.
+func runRPC(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts *Options, r *Result) error {
 	r.Unit = "calls"
 	addrs := make([]string, spec.P)
 	callers := make([]caller, spec.P)
@@ -33,19 +36,25 @@ func runRPC(ctx context.Context, d driver, srv *server, spec Spec, opts *Options
 			_ = c()
 		}
 	}()
+	n := len(drivers)
 	for i := range spec.P {
-		addr, closeCallee, err := d.callee(ctx, opts.Answer)
+		addr, closeCallee, err := drivers[(i+1)%n].callee(ctx, opts.Answer)
 		if err != nil {
 			return fmt.Errorf("callee %d: %w", i, err)
 		}
 		closers = append(closers, closeCallee)
 		addrs[i] = addr
-		c, err := d.caller(ctx)
+		c, err := drivers[i%n].caller(ctx)
 		if err != nil {
 			return fmt.Errorf("caller %d: %w", i, err)
 		}
 		closers = append(closers, c.close)
 		callers[i] = c
+	}
+	if n > 1 {
+		if err := settleRPC(ctx, callers, addrs, opts); err != nil {
+			return err
+		}
 	}
 
 	pad := padding(spec.S)
@@ -107,6 +116,9 @@ func runRPC(ctx context.Context, d driver, srv *server, spec Spec, opts *Options
 	if err := m.err; err != nil {
 		return err
 	}
+	if n > 1 {
+		m.idleRate = backboneIdleRate(ctx, srv, opts.BackboneIdleSample)
+	}
 	t.fill(r)
 	merged := hist.New()
 	for _, h := range hists {
@@ -117,10 +129,42 @@ func runRPC(ctx context.Context, d driver, srv *server, spec Spec, opts *Options
 	return ctx.Err()
 }
 
+// settleTimeout bounds how long the nodes of a deployment may take to
+// reach each other before a run.
+const settleTimeout = 30 * time.Second
+
+// settleRPC makes one verified call from each caller to its callee,
+// retrying while the nodes learn of each other (routes, interest,
+// heartbeats), so that the measurement starts on a cluster that has formed.
+func settleRPC(ctx context.Context, callers []caller, addrs []string, opts *Options) error {
+	const arg = "settle"
+	deadline := time.Now().Add(settleTimeout)
+	for i, c := range callers {
+		for {
+			callCtx, cancel := context.WithTimeout(ctx, min(opts.CallTimeout, 2*time.Second))
+			ret, err := c.call(callCtx, addrs[i], arg)
+			cancel()
+			if err == nil && ret == arg {
+				break
+			}
+			if err == nil {
+				err = fmt.Errorf("%w: got %.32q", errMismatch, ret)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("caller %d did not reach its callee on another node within %v: %w", i, settleTimeout, err)
+			}
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // measure runs the warm-up, then the measured interval until spec.Duration
 // passes or done is closed, and returns its meter; the workers are told to
 // stop when it returns.
-func measure(ctx context.Context, srv *server, spec Spec, phase *atomic.Int32, done <-chan struct{}) *meter {
+func measure(ctx context.Context, srv gauge, spec Spec, phase *atomic.Int32, done <-chan struct{}) *meter {
 	if spec.Warmup > 0 {
 		select {
 		case <-time.After(spec.Warmup):

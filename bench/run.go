@@ -57,7 +57,7 @@ func Run(ctx context.Context, specs []Spec, opts *Options, each func(Result)) ([
 			r := runOne(ctx, peer, spec, opts, apiKey)
 			r.Pinned = r.Pinned && pinned
 			results = append(results, r)
-			fmt.Fprintf(opts.Log, "%-28s %-10s %s\n", spec, peer, summary(r))
+			fmt.Fprintf(opts.Log, "%-36s %-10s %s\n", spec, peer, summary(r))
 			if each != nil {
 				each(r)
 			}
@@ -66,9 +66,13 @@ func Run(ctx context.Context, specs []Spec, opts *Options, each func(Result)) ([
 	return results, nil
 }
 
-// runOne runs spec on peer with a server of its own.
+// runOne runs spec on peer with a server (or a deployment) of its own.
 func runOne(ctx context.Context, peer string, spec Spec, opts *Options, apiKey string) Result {
 	r := Result{Spec: spec, Peer: peer, Time: time.Now().UTC(), Machine: sampleMachine(ctx, opts.LoadSample)}
+	if spec.Nodes > 0 {
+		runDeployed(ctx, peer, spec, opts, apiKey, &r)
+		return r
+	}
 	srv, err := startServer(ctx, peer, apiKey, opts)
 	if err != nil {
 		r.Error = err.Error()
@@ -80,9 +84,9 @@ func runOne(ctx context.Context, peer string, spec Spec, opts *Options, apiKey s
 	if err == nil {
 		switch spec.Scenario {
 		case "rpc":
-			err = runRPC(ctx, d, srv, spec, opts, &r)
+			err = runRPC(ctx, []driver{d}, srv, spec, opts, &r)
 		case "fanout":
-			err = runFanout(ctx, d, srv, spec, opts, &r)
+			err = runFanout(ctx, []driver{d}, srv, spec, opts, &r)
 		case "connect":
 			err = runConnect(ctx, d, srv, spec, opts, &r)
 		case "idle":
@@ -99,6 +103,39 @@ func runOne(ctx context.Context, peer string, spec Spec, opts *Options, apiKey s
 		r.Error = err.Error()
 	}
 	return r
+}
+
+// runDeployed runs spec (rpc or fanout) on spec.Nodes nodes of peer, with
+// a driver per node.
+func runDeployed(ctx context.Context, peer string, spec Spec, opts *Options, apiKey string, r *Result) {
+	dep, err := startDeployment(ctx, peer, spec.Nodes, apiKey, opts)
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	defer dep.stop()
+	r.Pinned = dep.pinned()
+	drivers := make([]driver, len(dep.nodes))
+	for i, node := range dep.nodes {
+		if drivers[i], err = newDriver(peer, node.ready, apiKey); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		switch spec.Scenario {
+		case "rpc":
+			err = runRPC(ctx, drivers, dep, spec, opts, r)
+		case "fanout":
+			err = runFanout(ctx, drivers, dep, spec, opts, r)
+		}
+	}
+	r.ServerRSS, _ = dep.rss()
+	if dead := dep.alive(); dead != nil {
+		err = errors.Join(err, dead)
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
 }
 
 // sampleMachine reads the load average and, over sample, each core's busy

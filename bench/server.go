@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/monologue-go/monologue/bench/peers"
@@ -40,23 +41,40 @@ type server struct {
 	stderr *tail
 	exited chan struct{}
 	err    error // valid once exited is closed
+	// signal, when not nil, is sent as soon as stop begins: for servers
+	// that do not end at the end of their stdin ("monologue serve",
+	// redis-server).
+	signal os.Signal
 }
 
-// startServer starts peer name's server as a child process, pinned to
-// serverCore when opts.Pin is set and taskset exists, and waits for its
-// Ready line.
-func startServer(ctx context.Context, name, apiKey string, opts *Options) (*server, error) {
+// startServer starts peer name's server as a child process, with args
+// after its command line, pinned to serverCore when opts.Pin is set and
+// taskset exists, and waits for its Ready line.
+func startServer(ctx context.Context, name, apiKey string, opts *Options, args ...string) (*server, error) {
 	cmd, err := opts.serverCommand(ctx, name, apiKey)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{name: name, stderr: &tail{}, exited: make(chan struct{})}
+	cmd.Args = append(cmd.Args, args...)
+	return launch(ctx, name, cmd, opts, true, nil)
+}
+
+// launch starts cmd as a server child process named name: pinned to
+// serverCore when opts.Pin is set and taskset exists, its stderr's tail
+// kept for errors, terminated should this process die. When announces is
+// set it waits for the Ready line (or "listening ws://…") on its stdout;
+// otherwise it returns once the process has started. stopSignal, when not
+// nil, is what stops it (see server.signal).
+func launch(ctx context.Context, name string, cmd *exec.Cmd, opts *Options, announces bool, stopSignal os.Signal) (*server, error) {
+	s := &server{name: name, stderr: &tail{}, exited: make(chan struct{}), signal: stopSignal}
 	if opts.Pin && procfs.HaveTaskset() {
 		args := append([]string{"-c", fmt.Sprint(serverCore), cmd.Path}, cmd.Args[1:]...)
 		pinned := exec.Command("taskset", args...)
 		pinned.Env, pinned.Dir = cmd.Env, cmd.Dir
 		cmd, s.pinned = pinned, true
 	}
+	// A child that does not watch its stdin still ends with the harness.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -72,7 +90,7 @@ func startServer(ctx context.Context, name, apiKey string, opts *Options) (*serv
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
+		if announces && sc.Scan() {
 			lines <- sc.Text()
 		}
 		close(lines)
@@ -80,6 +98,9 @@ func startServer(ctx context.Context, name, apiKey string, opts *Options) (*serv
 		s.err = cmd.Wait()
 		close(s.exited)
 	}()
+	if !announces {
+		return s, nil
+	}
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
 	var line string
@@ -152,12 +173,16 @@ func (s *server) alive() error {
 	}
 }
 
-// stop closes the server's stdin (it exits at EOF), then signals it, then
-// kills it.
+// stop closes the server's stdin (it exits at EOF) and sends it its stop
+// signal if it has one, then interrupts it, then kills it.
 func (s *server) stop() {
 	_ = s.stdin.Close()
 	for _, step := range []func(){
-		func() {},
+		func() {
+			if s.signal != nil {
+				_ = s.cmd.Process.Signal(s.signal)
+			}
+		},
 		func() { _ = s.cmd.Process.Signal(os.Interrupt) },
 		func() { _ = s.cmd.Process.Kill() },
 	} {
@@ -240,13 +265,14 @@ func (o *Options) jsDir() (string, error) {
 
 var npmMu sync.Mutex
 
-// npmInstall installs the Socket.IO server's pinned packages when its
-// node_modules is missing.
+// npmInstall installs the Socket.IO server's pinned packages (package.json
+// and its lock file) when one of them is missing from node_modules.
 func npmInstall(ctx context.Context, dir string) error {
 	npmMu.Lock()
 	defer npmMu.Unlock()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io", "package.json")); err == nil {
-		return nil
+	complete, err := npmComplete(dir)
+	if err != nil || complete {
+		return err
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
@@ -257,4 +283,25 @@ func npmInstall(ctx context.Context, dir string) error {
 		return fmt.Errorf("npm install in %s: %w: %s", dir, err, out)
 	}
 	return nil
+}
+
+// npmComplete reports whether every dependency in dir's package.json is in
+// its node_modules.
+func npmComplete(dir string) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return false, fmt.Errorf("socketio peer: %w", err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(data, &pkg); err != nil {
+		return false, fmt.Errorf("socketio peer: %s: %w", filepath.Join(dir, "package.json"), err)
+	}
+	for name := range pkg.Dependencies {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", name, "package.json")); err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -17,8 +17,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/monologue-go/monologue/bench/peers/floor"
@@ -50,6 +52,12 @@ type Options struct {
 	APIKey string
 	// Stdin, when non-nil, is read until EOF, upon which Run returns.
 	Stdin io.Reader
+	// ClusterListen, for the nats peer, is the HOST:PORT of a route
+	// listener: the server is then one node of a NATS cluster, routed to
+	// ClusterPeers. Empty: a lone server. Other peers ignore it.
+	ClusterListen string
+	// ClusterPeers are the other nodes' route listeners, HOST:PORT each.
+	ClusterPeers []string
 }
 
 // Names are the peers Run can start.
@@ -79,7 +87,7 @@ func Run(ctx context.Context, name string, opts *Options, stdout io.Writer) erro
 	case "monologue":
 		s, err = startMonologue(key)
 	case "nats":
-		s, err = startNATS()
+		s, err = startNATS(opts.ClusterListen, opts.ClusterPeers)
 	case "floor":
 		s, err = startHTTP(floor.New())
 		if err == nil {
@@ -140,12 +148,30 @@ func wsURL(s *started) *started {
 	return s
 }
 
-// startNATS runs nats-server in process with WebSocket on.
-func startNATS() (*started, error) {
-	ns, err := server.NewServer(&server.Options{
+// clusterName is the name of the NATS cluster the nats peer's nodes form.
+const clusterName = "monologue-bench"
+
+// startNATS runs nats-server in process with WebSocket on; with a route
+// listener, as a node of a cluster routed to peers.
+func startNATS(listen string, peers []string) (*started, error) {
+	opts := &server.Options{
 		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
 		Websocket: server.WebsocketOpts{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoTLS: true},
-	})
+	}
+	if listen != "" {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("route listener %q: %w", listen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: clusterName, Host: host}
+		if opts.Cluster.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("route listener %q: bad port", listen)
+		}
+		for _, peer := range peers {
+			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: peer})
+		}
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, err
 	}

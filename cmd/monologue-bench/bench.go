@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,10 @@ type config struct {
 	jsonFile, markdownFile  string
 	plotFile                string
 	list                    bool
-	opts                    bench.Options
+	// peersSet tells whether --peers was given: the cluster preset's
+	// default is bench.ClusterPeers.
+	peersSet bool
+	opts     bench.Options
 }
 
 // parseFlags parses the command line; a usage error is exitError(2).
@@ -39,18 +43,26 @@ bench/README.md. For the issue 4 set, on a quiet machine:
 
   monologue-bench --preset issue4 --markdown bench.md --json bench.jsonl --plot bench.png
 
+For issue 9's, one node against three (monologue serve in cluster mode,
+routed nats-servers, Socket.IO over Redis):
+
+  monologue-bench --preset cluster --markdown cluster.md --json cluster.jsonl
+
 flags:`)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.scenario, "scenario", "rpc", "rpc, fanout, connect, idle or all")
 	fs.StringVar(&cfg.peers, "peers", strings.Join(bench.Peers, ","), "peers to measure, comma-separated")
-	fs.StringVar(&cfg.preset, "preset", "", "a named set of runs instead of --scenario and sizes: issue4")
+	fs.StringVar(&cfg.preset, "preset", "", "a named set of runs instead of --scenario and sizes: "+strings.Join(bench.Presets, " or ")+" (cluster: on peers "+strings.Join(bench.ClusterPeers, ",")+" unless --peers)")
 	fs.IntVar(&cfg.spec.P, "P", 1, "rpc: caller/callee pairs")
 	fs.IntVar(&cfg.spec.K, "K", 1, "rpc: calls in flight per caller; fanout: messages in flight; connect: connections opening at once")
 	fs.IntVar(&cfg.spec.S, "S", 64, "rpc, fanout: payload bytes")
 	fs.IntVar(&cfg.spec.N, "N", 1000, "fanout: subscribers; connect, idle: connections (at most 19000)")
 	fs.DurationVar(&cfg.spec.Duration, "duration", 5*time.Second, "measured interval of each run (idle: how long connections are held)")
 	fs.DurationVar(&cfg.spec.Warmup, "warmup", time.Second, "unmeasured run before each measurement (idle: settling time)")
+	fs.IntVar(&cfg.spec.Nodes, "nodes", 0, "rpc, fanout: run each peer on this many nodes (monologue serve, in cluster mode when > 1; nats-servers routed together; Socket.IO over Redis); callers call callees on another node, subscribers are spread; 0: the single peer servers")
+	fs.StringVar(&cfg.opts.MonologueBinary, "monologue-bin", "", "the monologue command whose serve runs monologue's nodes (default: built from this repository with go build)")
+	fs.StringVar(&cfg.opts.RedisServer, "redis-server", "redis-server", "the redis-server command the Socket.IO nodes share (--nodes > 1)")
 	fs.IntVar(&cfg.spec.MaxOps, "max-calls", 0, "end a measurement after this many calls (fanout: deliveries); 0: --duration only")
 	fs.StringVar(&cfg.sweepK, "sweep-k", "", "rpc: run once per K in this list, e.g. 1,2,4,8,16 (default with --plot: 1,2,4,8,16)")
 	fs.StringVar(&cfg.jsonFile, "json", "", "append one JSON line per run to this file")
@@ -72,7 +84,11 @@ flags:`)
 		fmt.Fprintf(stderr, "monologue-bench takes no arguments (got %q)\n", fs.Args())
 		return cfg, exitError(2)
 	}
+	fs.Visit(func(f *flag.Flag) { cfg.peersSet = cfg.peersSet || f.Name == "peers" })
 	cfg.opts.Peers = bench.ParseList(cfg.peers)
+	if cfg.preset == "cluster" && !cfg.peersSet {
+		cfg.opts.Peers = bench.ClusterPeers
+	}
 	return cfg, nil
 }
 
@@ -89,7 +105,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.list {
 		for _, s := range append(specs, sweep...) {
-			fmt.Fprintf(stdout, "%-28s duration %v, warm-up %v, peers %s\n", s, s.Duration, s.Warmup, strings.Join(cfg.opts.Peers, ","))
+			fmt.Fprintf(stdout, "%-36s duration %v, warm-up %v, peers %s\n", s, s.Duration, s.Warmup, strings.Join(cfg.opts.Peers, ","))
 		}
 		return nil
 	}
@@ -99,6 +115,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.opts.PeerCommand = peerCommandOf(exe)
 	cfg.opts.Log = stderr
+	if cfg.opts.MonologueBinary == "" && needsMonologueBinary(cfg, append(specs, sweep...)) {
+		dir, err := os.MkdirTemp("", "monologue-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintln(stderr, "monologue-bench: building cmd/monologue for the runs on nodes (or pass --monologue-bin)")
+		if cfg.opts.MonologueBinary, err = bench.BuildMonologue(ctx, dir); err != nil {
+			return fmt.Errorf("%w (pass a built one with --monologue-bin)", err)
+		}
+	}
 	if cfg.opts.Pin && !procfs.HaveTaskset() {
 		fmt.Fprintln(stderr, "monologue-bench: taskset not found: servers and load generator are not pinned")
 	}
@@ -133,6 +160,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = errors.Join(err, writePlot(cfg, swept))
 	}
 	return err
+}
+
+// needsMonologueBinary reports whether some run is of monologue on nodes,
+// which run the monologue command.
+func needsMonologueBinary(cfg config, specs []bench.Spec) bool {
+	if !slices.Contains(cfg.opts.Peers, "monologue") {
+		return false
+	}
+	return slices.ContainsFunc(specs, func(s bench.Spec) bool { return s.Nodes > 0 })
 }
 
 // specsOf returns the runs of the command line, and apart from them the

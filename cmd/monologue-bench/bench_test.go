@@ -48,6 +48,62 @@ func TestRunStartsPeersAsChildren(t *testing.T) {
 	}
 }
 
+// TestRunOnNodes runs rpc on three routed nats nodes through the command
+// line: each node is this executable run as "monologue-bench peer nats
+// --cluster-listen … --cluster-peers …".
+func TestRunOnNodes(t *testing.T) {
+	t.Setenv(envAsCommand, "1")
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	results := filepath.Join(t.TempDir(), "results.jsonl")
+	var stdout, stderr bytes.Buffer
+	status := run([]string{
+		"--peers", "nats", "--nodes", "3", "-P", "3", "-K", "2", "--max-calls", "100",
+		"--duration", "1m", "--warmup", "0", "--pin=false", "--load-sample", "0", "--json", results,
+	}, &stdout, &stderr)
+	if status != 0 {
+		t.Fatalf("status %d; stderr:\n%s", status, stderr.String())
+	}
+	data, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bench.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Nodes != 3 || r.Error != "" || r.Errors != 0 || r.Ops != 100 || r.BackboneBytes == 0 {
+		t.Errorf("%s on %s: ops %d (want 100), errors %d %q, run error %q, backbone %d bytes",
+			r.Spec, r.Peer, r.Ops, r.Errors, r.ErrorSamples, r.Error, r.BackboneBytes)
+	}
+	if !strings.Contains(stdout.String(), "backbone B/msg") {
+		t.Errorf("the table has no backbone column:\n%s", stdout.String())
+	}
+}
+
+func TestListCluster(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if status := run([]string{"--preset", "cluster", "--list"}, &stdout, &stderr); status != 0 {
+		t.Fatalf("status %d; stderr:\n%s", status, stderr.String())
+	}
+	want := `rpc P=50 K=8 S=64 nodes=1
+rpc P=50 K=8 S=64 nodes=3
+rpc P=50 K=8 S=4096 nodes=1
+rpc P=50 K=8 S=4096 nodes=3
+fanout N=3000 K=4 S=64 nodes=1
+fanout N=3000 K=4 S=64 nodes=3`
+	var got []string
+	for line := range strings.Lines(stdout.String()) {
+		if !strings.HasSuffix(strings.TrimSpace(line), "peers monologue,nats,socketio") {
+			t.Errorf("line %q: want the cluster peers", line)
+		}
+		name, _, _ := strings.Cut(line, " duration")
+		got = append(got, strings.TrimSpace(name))
+	}
+	if strings.Join(got, "\n") != want {
+		t.Errorf("runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+}
+
 func TestList(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if status := run([]string{"--preset", "issue4", "--plot", "sweep.png", "--list"}, &stdout, &stderr); status != 0 {

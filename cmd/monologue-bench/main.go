@@ -6,7 +6,10 @@
 // product does not link the benchmark's peers (an embedded nats-server, a
 // Socket.IO driver, gorilla/websocket) or its plotting. The children it
 // starts are this same binary, run as "monologue-bench peer NAME": a hidden
-// subcommand that serves one peer until its stdin ends.
+// subcommand that serves one peer until its stdin ends. Runs on several
+// nodes (--nodes, --preset cluster) start the monologue command's serve
+// instead for monologue (--monologue-bin, or built from the repository),
+// and redis-server for Socket.IO.
 package main
 
 import (

@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/monologue-go/monologue/bench"
 	"github.com/monologue-go/monologue/bench/peers"
 )
 
 // peerCommand is the hidden subcommand the harness starts its Go peers'
-// servers with: "monologue-bench peer NAME --api-key KEY".
+// servers with: "monologue-bench peer NAME --api-key KEY", and for a node of
+// a NATS cluster "--cluster-listen HOST:PORT --cluster-peers HOST:PORT,…".
 const peerCommand = "peer"
 
 // peerCommandOf returns the harness's PeerCommand: executable (this binary)
@@ -30,6 +32,8 @@ func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("monologue-bench "+peerCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	apiKey := fs.String("api-key", "", "the API key monologue clients present")
+	listen := fs.String("cluster-listen", "", "nats: HOST:PORT of a route listener, making the server one node of a cluster")
+	clusterPeers := fs.String("cluster-peers", "", "nats: the other nodes' route listeners, HOST:PORT,…")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: monologue-bench %s NAME [flags]   (NAME: %s)\n\nRun a benchmark peer's server for the harness: prints one JSON line, serves until stdin ends.\n\nflags:\n", peerCommand, strings.Join(peers.Names(), ", "))
 		fs.PrintDefaults()
@@ -45,5 +49,10 @@ func runPeer(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitError(2)
 	}
 	// peers.Run's errors name the peer already.
-	return peers.Run(ctx, args[0], &peers.Options{APIKey: *apiKey, Stdin: os.Stdin}, stdout)
+	return peers.Run(ctx, args[0], &peers.Options{
+		APIKey:        *apiKey,
+		Stdin:         os.Stdin,
+		ClusterListen: *listen,
+		ClusterPeers:  bench.ParseList(*clusterPeers),
+	}, stdout)
 }
