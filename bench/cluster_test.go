@@ -32,7 +32,7 @@ func TestClusterSmoke(t *testing.T) {
 			if peer == "socketio" {
 				needPeer(t, peer)
 				if _, err := exec.LookPath("redis-server"); err != nil {
-					t.Skip("the socketio peer on several nodes needs redis-server, which is not installed")
+					t.Fatalf("the socketio peer on several nodes needs redis-server (scripts/test-deps.sh installs it): %v", err)
 				}
 			}
 			opts := testOptions(peer)

@@ -3,7 +3,9 @@
 # real DynamoDB Local jar), Node.js/npm (DynamoDB Local ships in an npm
 # package; the original JavaScript client's compatibility test, the
 # TypeScript client's tests and the Socket.IO benchmark peer run on Node) and
-# Chromium (the TypeScript client's browser test, which drives it headless).
+# Chromium (the TypeScript client's and the dashboard's browser tests, which
+# drive it headless) and redis-server (the Socket.IO cluster peer of the
+# benchmark's smoke test).
 # npm packages are installed by the tests' own harnesses into the
 # repository, pinned.
 set -euo pipefail
@@ -12,7 +14,7 @@ need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
   sudo=""
