@@ -68,13 +68,20 @@ func NewQueuedChannels(store *DynamoChannels, opts QueuedOptions) *QueuedChannel
 
 // Publish reads bucket 0 of p.Channel (one Query per page, which also reads
 // the bucket count). A channel of one bucket and at most InlineMax members
-// is delivered from it; otherwise Publish enqueues one job per bucket (one
-// SendMessageBatch per 10 buckets) and returns.
+// is delivered from it; a larger channel of one bucket is enqueued as jobs
+// naming its members, as read now; a channel of several buckets becomes
+// one job per bucket, each read by its worker. Jobs go out 10 to a
+// SendMessageBatch call, and Publish returns.
+//
+// A member that joins a channel of several buckets after a publish, but
+// before a worker reads its bucket, receives that message too.
 func (q *QueuedChannels) Publish(ctx context.Context, p relay.Publication) error {
 	var ids []string
 	count, buckets, err := q.query(ctx, bucketKey(p.Channel, 0), func(page []string) error {
-		if q.opts.InlineMax >= 0 && len(ids) <= q.opts.InlineMax {
-			ids = append(ids, page...)
+		for _, id := range page {
+			if id != p.Skip {
+				ids = append(ids, id)
+			}
 		}
 		return nil
 	})
@@ -82,6 +89,9 @@ func (q *QueuedChannels) Publish(ctx context.Context, p relay.Publication) error
 		return err
 	}
 	buckets = max(buckets, 1)
+	if buckets == 1 && len(ids) == 0 {
+		return nil
+	}
 	if buckets == 1 && q.opts.InlineMax >= 0 && count <= q.opts.InlineMax {
 		gone, _ := deliver(ctx, q.opts.Sender, ids, p.Tenant, p.Skip, p.Frame, deliverOptions{concurrency: q.opts.Concurrency, log: q.opts.Logger})
 		for _, id := range gone {
@@ -91,9 +101,20 @@ func (q *QueuedChannels) Publish(ctx context.Context, p relay.Publication) error
 		}
 		return q.grow(ctx, p.Channel, buckets, count)
 	}
-	jobs := make([]Job, buckets)
-	for b := range jobs {
-		jobs[b] = Job{Channel: p.Channel, Tenant: p.Tenant, Skip: p.Skip, Bucket: b, Frame: p.Frame, Endpoint: endpointFrom(ctx)}
+	job := Job{Channel: p.Channel, Tenant: p.Tenant, Skip: p.Skip, Frame: p.Frame, Endpoint: endpointFrom(ctx)}
+	var jobs []Job
+	if buckets == 1 {
+		for start := 0; start < len(ids); start += maxRetryIDs {
+			j := job
+			j.IDs = ids[start:min(start+maxRetryIDs, len(ids))]
+			jobs = append(jobs, j)
+		}
+	} else {
+		for b := range buckets {
+			j := job
+			j.Bucket = b
+			jobs = append(jobs, j)
+		}
 	}
 	if _, err := enqueue(ctx, q.opts.Queue, q.opts.QueueURL, jobs, 0); err != nil {
 		return fmt.Errorf("awslambda: publish to %q: %w", p.Channel, err)

@@ -198,13 +198,20 @@ func TestQueuedThrottledMemberIsRetriedThenDropped(t *testing.T) {
 // visibility timeout, and redriven to the dead-letter queue.
 func TestQueuedFailedJobGoesToDeadLetterQueue(t *testing.T) {
 	f := newQueueFixture(t, "no-such-table", awslambda.WorkerOptions{Logger: quietLogger()})
-	f.subscribe(t, "c", "a", "b", "c", "d", "e", "f")
+	for i := range 12 {
+		f.subscribe(t, "c", fmt.Sprint("m", i))
+	}
+	// Past the bucket target: two buckets, so one job per bucket, each
+	// read by the worker (from a table that is not there).
+	if err := f.store.Members(context.Background(), "c", func([]string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.queued.Publish(context.Background(), relay.Publication{Channel: "c", Frame: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the job in the dead-letter queue", 15*time.Second, func() bool { return dlqDepth(t, f) == 1 })
-	if got := f.worker.Stats.Jobs.Load(); got < 2 {
-		t.Fatalf("job handled %d times, want 2 (maxReceiveCount) before the redrive", got)
+	waitUntil(t, "both jobs in the dead-letter queue", 15*time.Second, func() bool { return dlqDepth(t, f) == 2 })
+	if got := f.worker.Stats.Jobs.Load(); got < 4 {
+		t.Fatalf("jobs handled %d times, want each twice (maxReceiveCount) before the redrive", got)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/awslambda"
 	"github.com/monologue-go/monologue/lambdaemu"
 )
 
@@ -61,13 +62,35 @@ type integrationConfig struct {
 	// adminKeyID and adminSecret are the function's credentials, which it
 	// signs its management API calls with (empty: a dummy pair).
 	adminKeyID, adminSecret string
+
+	// sqsEndpoint is the SQS server of the queued fan-out (--sqs-endpoint);
+	// empty: every publish is inline. fanoutInlineMax (--fanout-inline-max),
+	// callbackBudget (--callback-budget) and workerConcurrency
+	// (--worker-concurrency) shape it.
+	sqsEndpoint       string
+	fanoutInlineMax   int
+	callbackBudget    float64
+	workerConcurrency int
 }
 
 // integrationFlags registers the flags of the integrations.
 func integrationFlags(fs *flag.FlagSet, cfg *integrationConfig) {
 	fs.StringVar(&cfg.name, "integration", "relay", "where events go: relay (in process, fastest), lambda (API Gateway event JSON into the Lambda handler in process), or bootstrap=PATH (the same through a built Lambda bootstrap, as child processes)")
+	fs.StringVar(&cfg.sqsEndpoint, "sqs-endpoint", "", "SQS endpoint of the lambda and bootstrap integrations' queued fan-out, e.g. http://127.0.0.1:4100 (goaws); the integration creates the queue and polls it as Lambda's event source mapping would. Empty: every publish is delivered inline")
+	fs.IntVar(&cfg.fanoutInlineMax, "fanout-inline-max", awslambda.DefaultFanoutInlineMax, "with --sqs-endpoint, the most members a publish delivers inline; larger channels go through the queue (0: every publish)")
+	fs.Float64Var(&cfg.callbackBudget, "callback-budget", awslambda.DefaultCallbackBudget, "with --sqs-endpoint, the management API calls per second all fan-out workers together may make")
+	fs.IntVar(&cfg.workerConcurrency, "worker-concurrency", 2, "with --sqs-endpoint, how many queue batches are in the function at once (the event source mapping's maximum concurrency)")
 	fs.StringVar(&cfg.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint of the lambda and bootstrap integrations, e.g. http://127.0.0.1:8000 (DynamoDB Local)")
 	fs.StringVar(&cfg.dynamoTable, "dynamodb-table", "monologue", "DynamoDB table of channel subscriptions, created when missing")
+}
+
+// inlineMax turns --fanout-inline-max into LocalOptions.FanoutInlineMax,
+// whose zero is the default and negative "every publish".
+func inlineMax(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // lambdaStage is the API stage the Lambda integrations present.
@@ -106,6 +129,10 @@ func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gatewa
 				Logger:             cfg.logger,
 				AccessKeyID:        cfg.adminKeyID,
 				SecretAccessKey:    cfg.adminSecret,
+				SQSEndpoint:        cfg.sqsEndpoint,
+				FanoutInlineMax:    inlineMax(cfg.fanoutInlineMax),
+				CallbackBudget:     cfg.callbackBudget,
+				WorkerConcurrency:  cfg.workerConcurrency,
 			})
 			if err != nil {
 				return nil, err
