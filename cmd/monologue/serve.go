@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/awslambda"
+	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/lambdaemu"
 )
 
