@@ -25,15 +25,17 @@ const rcFile = ".monologuerc"
 
 // serveConfig is the command line of serve.
 type serveConfig struct {
-	addr, adminAddr  string
-	apiKeys          []string
-	maxMessageSize   int
-	idleTimeout      time.Duration
-	maxConnectionAge time.Duration
-	rateLimit        float64
-	tlsCert, tlsKey  string
-	logLevel         slog.Level
-	integration      integrationConfig
+	addr, adminAddr string
+	// callbackRateLimit throttles the management listener (--callback-rate-limit).
+	callbackRateLimit float64
+	apiKeys           []string
+	maxMessageSize    int
+	idleTimeout       time.Duration
+	maxConnectionAge  time.Duration
+	rateLimit         float64
+	tlsCert, tlsKey   string
+	logLevel          slog.Level
+	integration       integrationConfig
 	// adminKeyID and adminSecret, when set, are the access key the
 	// management listener requires AWS Signature Version 4 with; adminHosts
 	// are more Host names it answers to.
@@ -161,6 +163,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "public listener: WebSocket, POST /channels/{channel}, /healthz (port 0: any free port)")
+	fs.Float64Var(&cfg.callbackRateLimit, "callback-rate-limit", 0, "@connections requests per second the management listener accepts before answering 429, as API Gateway's account throttle (0: no limit)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "management listener: @connections API, /metrics, /healthz; keep it private (not loopback: needs --admin-access-key-id)")
 	fs.StringVar(&cfg.adminKeyID, "admin-access-key-id", "", "access key ID the management listener requires AWS Signature Version 4 with (service execute-api, any region), with --admin-secret-access-key; default $"+envAdminKeyID+"; none: no signature required")
 	fs.StringVar(&cfg.adminSecret, "admin-secret-access-key", "", "secret access key of --admin-access-key-id; prefer $"+envAdminSecret+", which other users cannot read in the process list")
@@ -278,6 +281,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		NewIntegration:   build,
 
 		AdminAccessKeyID:     cfg.adminKeyID,
+		CallbackRateLimit:    cfg.callbackRateLimit,
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
 	})
