@@ -39,13 +39,21 @@ func (c *callbackThrottle) allow() bool {
 	return true
 }
 
-// throttled wraps an @connections handler with the throttle, when there is one.
-func (g *Gateway) throttled(h http.HandlerFunc) http.HandlerFunc {
-	if g.callbacks == nil {
-		return h
+// SetCallbackRateLimit changes Options.CallbackRateLimit: how many
+// @connections requests per second the management listener accepts before
+// answering 429 (zero or less: no limit). Safe to call while serving.
+func (g *Gateway) SetCallbackRateLimit(rate float64) {
+	if rate <= 0 {
+		g.callbacks.Store(nil)
+		return
 	}
+	g.callbacks.Store(newCallbackThrottle(rate))
+}
+
+// throttled wraps an @connections handler with the throttle.
+func (g *Gateway) throttled(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !g.callbacks.allow() {
+		if c := g.callbacks.Load(); c != nil && !c.allow() {
 			g.writeWireError(w, r, wire.NewError(wire.CodeRateLimited, "Rate exceeded"))
 			return
 		}

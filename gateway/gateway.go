@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monologue-go/monologue/channels"
@@ -28,7 +29,7 @@ type Gateway struct {
 	metrics     *metrics
 	conns       *table
 	admission   *admission
-	callbacks   *callbackThrottle // nil: @connections calls are not throttled
+	callbacks   atomic.Pointer[callbackThrottle] // nil: @connections calls are not throttled
 
 	// ctx is the context of integration calls made outside an HTTP request;
 	// cancel ends it when Shutdown gives up waiting. batchCtx is ctx marked
@@ -67,9 +68,7 @@ func New(opts Options) (*Gateway, error) {
 		conns:   newTable(),
 	}
 	g.admission = newAdmission(&g.opts)
-	if opts.CallbackRateLimit > 0 {
-		g.callbacks = newCallbackThrottle(opts.CallbackRateLimit)
-	}
+	g.SetCallbackRateLimit(opts.CallbackRateLimit)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.batchCtx = context.WithValue(g.ctx, batchKey{}, true)
 	newIntegration := opts.NewIntegration
