@@ -22,8 +22,12 @@ import (
 // (absent: 1). The decimal b before the first "#" makes the partition key
 // unambiguous whatever the channel's spelling.
 //
-// The count only grows, by doubling: Members doubles it when one bucket
-// holds more than BucketTarget members, up to MaxBuckets. A member placed
+// The count only grows, by doubling, up to MaxBuckets: when one of the
+// newest buckets, those in the upper half of the count (bucket 0 of a
+// channel of one), holds more than BucketTarget members. Only members that
+// joined under the current count are there, so the older buckets, which
+// stay as full as they were, do not make the count grow again. Members and
+// the worker of a bucket's job check it. A member placed
 // under an earlier count n' stays in bucket hash mod n', which is below the
 // current count, so readers of buckets 0..n-1 find it. Unsubscribe deletes
 // the member from hash mod n' for every n' up to n (at most log2(n)+1
@@ -117,25 +121,25 @@ func (d *DynamoChannels) Buckets(ctx context.Context, channel string, consistent
 	return max(1, numberAttribute(out.Item, AttributeBuckets)), nil
 }
 
-// BucketMembers calls fn with the members of channel's bucket b, a page at
-// a time, and returns how many there were: one Query per page. When the
-// bucket holds more than BucketTarget members and the count is below
-// MaxBuckets, it reads the channel's count and doubles it (one GetItem, one
-// UpdateItem).
-func (d *DynamoChannels) BucketMembers(ctx context.Context, channel string, b int, fn func(connectionIDs []string) error) (int, error) {
+// BucketMembers calls fn with the members of channel's bucket b of
+// buckets, a page at a time, and returns how many there were: one Query per
+// page. When b is one of the newest buckets and holds more than
+// BucketTarget members, it doubles the channel's count (one UpdateItem,
+// which does nothing if the count is no longer buckets).
+func (d *DynamoChannels) BucketMembers(ctx context.Context, channel string, b, buckets int, fn func(connectionIDs []string) error) (int, error) {
 	count, _, err := d.query(ctx, bucketKey(channel, b), fn)
 	if err != nil {
 		return count, err
 	}
-	if count <= d.opts.BucketTarget {
+	if !newest(b, buckets) {
 		return count, nil
 	}
-	buckets, err := d.Buckets(ctx, channel, false)
-	if err != nil {
-		return count, err
-	}
-	return count, d.grow(ctx, channel, buckets, count)
+	return count, d.grow(ctx, channel, max(buckets, 1), count)
 }
+
+// newest reports whether bucket b is in the upper half of a count of
+// buckets, where only members placed under that count are.
+func newest(b, buckets int) bool { return buckets <= 1 || b >= buckets/2 }
 
 // shardedMembers reads bucket 0 (and the bucket count), then the others.
 func (d *DynamoChannels) shardedMembers(ctx context.Context, channel string, fn func(connectionIDs []string) error) error {
@@ -144,19 +148,24 @@ func (d *DynamoChannels) shardedMembers(ctx context.Context, channel string, fn 
 		return err
 	}
 	buckets = max(1, buckets)
-	largest := count
+	largest := 0
+	if newest(0, buckets) {
+		largest = count
+	}
 	for b := 1; b < buckets; b++ {
 		n, _, err := d.query(ctx, bucketKey(channel, b), fn)
 		if err != nil {
 			return err
 		}
-		largest = max(largest, n)
+		if newest(b, buckets) {
+			largest = max(largest, n)
+		}
 	}
 	return d.grow(ctx, channel, buckets, largest)
 }
 
-// grow doubles channel's bucket count from buckets when its largest bucket
-// holds more than BucketTarget members: one conditional UpdateItem, which
+// grow doubles channel's bucket count from buckets when largest, the
+// fullest of its newest buckets, holds more than BucketTarget members: one conditional UpdateItem, which
 // loses harmlessly to a concurrent doubling.
 func (d *DynamoChannels) grow(ctx context.Context, channel string, buckets, largest int) error {
 	if largest <= d.opts.BucketTarget || buckets >= d.opts.MaxBuckets {
@@ -215,4 +224,34 @@ func numberAttribute(item map[string]types.AttributeValue, name string) int {
 	}
 	n, _ := strconv.Atoi(v.Value)
 	return n
+}
+
+// SubscribeAll writes the memberships of connectionIDs in channel with
+// BatchWriteItem, 25 to a call, spread over buckets (a power of two), and
+// sets the channel's bucket count to buckets: a way to load a new channel
+// for tests and benchmarks. It neither checks MaxPerConnection nor removes
+// copies an earlier count placed elsewhere.
+func (d *DynamoChannels) SubscribeAll(ctx context.Context, channel string, connectionIDs []string, buckets int) error {
+	if !d.sharded() || buckets < 1 || buckets&(buckets-1) != 0 {
+		return errors.New("awslambda: SubscribeAll needs the memberships store and a power of two")
+	}
+	expires := strconv.FormatInt(d.opts.Now().Add(d.opts.TTL).Unix(), 10)
+	var batch []types.WriteRequest
+	for i, id := range connectionIDs {
+		item := d.key(bucketKey(channel, bucketOf(id, buckets)), id)
+		item[AttributeTTL] = &types.AttributeValueMemberN{Value: expires}
+		batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		if len(batch) == batchSize || i == len(connectionIDs)-1 {
+			if err := d.batchWrite(ctx, batch); err != nil {
+				return fmt.Errorf("awslambda: subscribe %d connections to %q: %w", len(connectionIDs), channel, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	count := d.bucketsKey(channel)
+	count[AttributeBuckets] = &types.AttributeValueMemberN{Value: strconv.Itoa(buckets)}
+	if _, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.opts.Table, Item: count}); err != nil {
+		return fmt.Errorf("awslambda: set the bucket count of %q: %w", channel, err)
+	}
+	return nil
 }

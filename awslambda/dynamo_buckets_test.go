@@ -134,8 +134,8 @@ func TestDynamoBucketKeysUnambiguous(t *testing.T) {
 	}
 }
 
-// TestDynamoBucketMembers: a worker reads one bucket, and a bucket past the
-// target doubles the count.
+// TestDynamoBucketMembers: a worker reads one bucket, and one of the newest
+// buckets past the target doubles the count.
 func TestDynamoBucketMembers(t *testing.T) {
 	ctx := context.Background()
 	client, table, _ := newTable(t)
@@ -146,14 +146,22 @@ func TestDynamoBucketMembers(t *testing.T) {
 		}
 	}
 	var got []string
-	n, err := store.BucketMembers(ctx, "w", 0, func(ids []string) error { got = append(got, ids...); return nil })
+	n, err := store.BucketMembers(ctx, "w", 0, 1, func(ids []string) error { got = append(got, ids...); return nil })
 	if err != nil || n != 12 || len(got) != 12 {
 		t.Fatalf("BucketMembers = %d (%d ids), %v; want 12", n, len(got), err)
 	}
 	if b, _ := store.Buckets(ctx, "w", true); b != 2 {
 		t.Fatalf("buckets = %d, want 2", b)
 	}
-	if n, err := store.BucketMembers(ctx, "w", 1, func([]string) error { return nil }); err != nil || n != 0 {
+	if n, err := store.BucketMembers(ctx, "w", 1, 2, func([]string) error { return nil }); err != nil || n != 0 {
 		t.Fatalf("bucket 1 = %d, %v; want empty until members subscribe under 2 buckets", n, err)
+	}
+	// Bucket 0 is no longer one of the newest: however full, it does not
+	// make the count grow again.
+	if n, err := store.BucketMembers(ctx, "w", 0, 2, func([]string) error { return nil }); err != nil || n != 12 {
+		t.Fatalf("bucket 0 = %d, %v; want 12", n, err)
+	}
+	if b, _ := store.Buckets(ctx, "w", true); b != 2 {
+		t.Fatalf("buckets after reading the old bucket 0 = %d, want still 2", b)
 	}
 }

@@ -112,7 +112,7 @@ func (q *QueuedChannels) Publish(ctx context.Context, p relay.Publication) error
 	} else {
 		for b := range buckets {
 			j := job
-			j.Bucket = b
+			j.Bucket, j.Buckets = b, buckets
 			jobs = append(jobs, j)
 		}
 	}

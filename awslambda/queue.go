@@ -27,8 +27,10 @@ type Job struct {
 	Tenant string `json:"tenant,omitempty"`
 	// Skip is the publisher, who does not receive its own message.
 	Skip string `json:"skip,omitempty"`
-	// Bucket is the bucket whose members receive the frame, when IDs is empty.
-	Bucket int `json:"bucket"`
+	// Bucket is the bucket whose members receive the frame, when IDs is
+	// empty, of Buckets, the channel's bucket count at the publish.
+	Bucket  int `json:"bucket"`
+	Buckets int `json:"buckets,omitempty"`
 	// IDs, when not empty, are the members still to receive the frame,
 	// those a previous attempt could not reach.
 	IDs []string `json:"ids,omitempty"`

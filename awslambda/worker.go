@@ -175,7 +175,7 @@ func (w *Worker) job(ctx context.Context, limiter *Limiter, body string) error {
 	if len(job.IDs) > 0 {
 		err = send(job.IDs)
 	} else {
-		_, err = w.opts.Store.BucketMembers(ctx, job.Channel, job.Bucket, send)
+		_, err = w.opts.Store.BucketMembers(ctx, job.Channel, job.Bucket, job.Buckets, send)
 	}
 	for _, id := range gone {
 		if uerr := w.opts.Store.Unsubscribe(ctx, job.Channel, id); uerr != nil {
