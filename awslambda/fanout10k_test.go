@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/monologue-go/monologue/awslambda"

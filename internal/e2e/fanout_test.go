@@ -263,4 +263,3 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
