@@ -22,6 +22,7 @@ type Server struct {
 	first     time.Time // first accepted post
 	last      time.Time // last accepted post
 	posts     int
+	delivered int
 	throttled int
 	goneHits  int
 
@@ -85,6 +86,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		s.first = now
 	}
 	s.last = now
+	s.delivered++
 	s.frames[id]++
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
@@ -116,4 +118,13 @@ func (s *Server) Stats() Stats {
 		frames[id] = n
 	}
 	return Stats{Posts: s.posts, Throttled: s.throttled, Gone: s.goneHits, Frames: frames, First: s.first, Last: s.last}
+}
+
+// Counts returns the frames delivered and the requests throttled so far,
+// and the time of the last delivery, without copying the per-connection
+// counts as Stats does.
+func (s *Server) Counts() (delivered, throttled int, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delivered, s.throttled, s.last
 }
