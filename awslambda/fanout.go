@@ -119,6 +119,9 @@ func (q *QueuedChannels) Publish(ctx context.Context, p relay.Publication) error
 	if _, err := enqueue(ctx, q.opts.Queue, q.opts.QueueURL, jobs, 0); err != nil {
 		return fmt.Errorf("awslambda: publish to %q: %w", p.Channel, err)
 	}
+	if buckets > 1 {
+		return nil // bucket 0 is not one of the newest: the workers of those check
+	}
 	return q.grow(ctx, p.Channel, buckets, count)
 }
 

@@ -229,3 +229,38 @@ func dlqDepth(t *testing.T, f *queueFixture) int {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestQueuedPublishGrowsOnlyOnNewestBuckets: publishing to a channel of
+// several buckets whose old bucket 0 is full does not double its count;
+// a full one-bucket channel does.
+func TestQueuedPublishGrowsOnlyOnNewestBuckets(t *testing.T) {
+	f := newQueueFixture(t, "", awslambda.WorkerOptions{Logger: quietLogger()})
+	ctx := context.Background()
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, fmt.Sprint("g", i))
+	}
+	// Bucket target 10: 30 members in one bucket double the count at the publish.
+	if err := f.store.SubscribeAll(ctx, "one", ids, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.queued.Publish(ctx, relay.Publication{Channel: "one", Frame: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := f.store.Buckets(ctx, "one", true); b != 2 {
+		t.Fatalf("buckets after publishing to 30 members in 1 bucket = %d, want 2", b)
+	}
+	// 30 members, all in bucket 0 of 2 (placed under count 1): no growth.
+	if err := f.store.SubscribeAll(ctx, "old", ids, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SubscribeAll(ctx, "old", nil, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.queued.Publish(ctx, relay.Publication{Channel: "old", Frame: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := f.store.Buckets(ctx, "old", true); b != 2 {
+		t.Fatalf("buckets after publishing with a full old bucket 0 = %d, want still 2", b)
+	}
+}
