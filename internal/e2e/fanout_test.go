@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -38,17 +39,18 @@ type queuedAWS struct {
 // in process, with every publish queued on goaws and the workers' budget
 // budget calls/s. Its management listener is not throttled until the test
 // calls srv.Gateway.SetCallbackRateLimit (subscribing goes through it too).
-func startQueuedAWS(t *testing.T, budget float64) *queuedAWS {
+func startQueuedAWS(t *testing.T, budget float64, logger *slog.Logger) *queuedAWS {
 	t.Helper()
 	q := &queuedAWS{dynamo: dynamolocal.Start(t), table: fmt.Sprintf("fanout-%d", tables.Add(1))}
 	sqsEndpoint := sqslocal.Start(t)
 	q.sqs = sqslocal.NewClient(sqsEndpoint)
 	q.srv = gatewaytest.NewUnstarted(t)
 	opts := gatewayOptions(Config{})
+	opts.Logger = logger
 	opts.NewIntegration = func(gw *gateway.Gateway) (gateway.Integration, error) {
 		return lambdaemu.StartLocal(context.Background(), gw, lambdaemu.LocalOptions{
 			ManagementEndpoint: q.srv.AdminURL, Stage: "latest", DynamoDBEndpoint: q.dynamo,
-			Table: q.table, PublishKey: testAPIKey, Logger: errorLogger,
+			Table: q.table, PublishKey: testAPIKey, Logger: logger,
 			SQSEndpoint: sqsEndpoint, FanoutInlineMax: -1, CallbackBudget: budget, WorkerConcurrency: 2,
 		})
 	}
@@ -200,7 +202,7 @@ func publishHTTP(t *testing.T, q *queuedAWS, channel, payload string) {
 // receives the message once, the gone members are deleted and no others,
 // and the queue drains: nothing is retried forever.
 func TestQueuedFanoutThrottled(t *testing.T) {
-	q := startQueuedAWS(t, 1200)
+	q := startQueuedAWS(t, 1200, errorLogger)
 	members := dialMembers(t, q.srv.URL, "throttled", 500)
 	var live, gone []string
 	for i, m := range members {

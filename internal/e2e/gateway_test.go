@@ -17,6 +17,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(holderEnv); spec != "" {
+		os.Exit(runHolder(spec))
+	}
 	code := m.Run()
 	dynamolocal.Stop()
 	sqslocal.Stop()

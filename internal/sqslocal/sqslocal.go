@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -123,11 +124,22 @@ func CreateQueue(t testing.TB, client *sqs.Client, prefix string, visibility tim
 	return aws.ToString(out.QueueUrl), deadLetterURL
 }
 
+// start builds goaws and starts it, on another port if the one it picked
+// was taken in the meantime (goaws listens on every interface).
 func start(ctx context.Context) (*instance, error) {
 	bin, err := install(ctx)
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		inst, err := startOn(ctx, bin)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return inst, err
+		}
+	}
+}
+
+func startOn(ctx context.Context, bin string) (*instance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
