@@ -7,16 +7,22 @@ import (
 )
 
 // Limiter paces one worker's PostToConnection calls: a token bucket without
-// burst whose rate follows AIMD. It starts at its ceiling; every 429 halves
-// it (down to a floor of a hundredth of the ceiling), every success adds a
-// hundredth of the ceiling back. It is safe for concurrent use.
+// burst whose rate follows AIMD. It starts at its ceiling; a 429 halves it
+// (down to a floor of a hundredth of the ceiling), at most once per
+// decreaseEvery, since the calls in flight when the gateway began to refuse
+// answer 429 together; every success adds a hundredth of the ceiling back.
+// It is safe for concurrent use.
 type Limiter struct {
 	mu      sync.Mutex
 	ceiling float64   // requests/s
 	rate    float64   // requests/s, in [ceiling/100, ceiling]
 	next    time.Time // when the next request may go
+	cut     time.Time // last decrease
 	now     func() time.Time
 }
+
+// decreaseEvery is the least time between two halvings of the rate.
+const decreaseEvery = 100 * time.Millisecond
 
 // NewLimiter returns a Limiter of at most ceiling requests per second.
 func NewLimiter(ceiling float64) *Limiter {
@@ -48,11 +54,17 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	}
 }
 
-// Throttled halves the rate: the gateway answered 429.
+// Throttled halves the rate, unless it did less than decreaseEvery ago:
+// the gateway answered 429.
 func (l *Limiter) Throttled() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.cut) < decreaseEvery {
+		return
+	}
+	l.cut = now
 	l.rate = max(l.rate/2, l.ceiling/100)
-	l.mu.Unlock()
 }
 
 // Succeeded raises the rate by a hundredth of the ceiling.

@@ -17,10 +17,18 @@ func TestLimiterPacesAndFollowsAIMD(t *testing.T) {
 	if took := time.Since(start); took < 190*time.Millisecond || took > 600*time.Millisecond {
 		t.Fatalf("41 requests at 200/s took %v, want about 200 ms", took)
 	}
+	clock := time.Now()
+	l.now = func() time.Time { return clock }
+	tick := func() { clock = clock.Add(decreaseEvery) }
 	l.Throttled()
+	l.Throttled() // the same window: no second halving
+	if r := l.Rate(); r != 100 {
+		t.Fatalf("rate after two 429s at once = %v, want 100", r)
+	}
+	tick()
 	l.Throttled()
 	if r := l.Rate(); r != 50 {
-		t.Fatalf("rate after two 429s = %v, want 50", r)
+		t.Fatalf("rate after 429s in two windows = %v, want 50", r)
 	}
 	for range 10 {
 		l.Succeeded()
@@ -29,6 +37,7 @@ func TestLimiterPacesAndFollowsAIMD(t *testing.T) {
 		t.Fatalf("rate after 10 successes = %v, want 70", r)
 	}
 	for range 20 {
+		tick()
 		l.Throttled()
 	}
 	if r := l.Rate(); r != 2 {
