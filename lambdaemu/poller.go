@@ -22,8 +22,7 @@ type PollerOptions struct {
 	Queue *sqs.Client
 	// QueueURL is the queue polled.
 	QueueURL string
-	// QueueARN is the eventSourceARN of the records. Zero: derived from
-	// nothing, left empty.
+	// QueueARN is the eventSourceARN of the records. Zero: empty.
 	QueueARN string
 	// Function receives the SQS events.
 	Function Invoker
