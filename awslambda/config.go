@@ -4,12 +4,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/monologue-go/monologue/relay"
 )
@@ -62,6 +64,27 @@ type Config struct {
 	MaxNamesPerConnection int
 	// Logger receives the relay's and the handlers' errors. Nil: slog.Default().
 	Logger *slog.Logger
+	// QueueURL, when not empty, is the fan-out queue (MONOLOGUE_QUEUE_URL):
+	// a publish to a channel past FanoutInlineMax members enqueues one job
+	// per bucket there, and the function's Worker handles the queue's
+	// events. Empty: every publish is delivered inline.
+	QueueURL string
+	// SQSEndpoint, when not empty, is where the SQS client sends requests
+	// (a local SQS server). Empty: AWS's, or AWS.BaseEndpoint.
+	SQSEndpoint string
+	// SQS, when not nil, replaces the SQS client (tests).
+	SQS SQS
+	// FanoutInlineMax is the most members a publish delivers inline
+	// (MONOLOGUE_FANOUT_INLINE_MAX). Zero: DefaultFanoutInlineMax;
+	// negative: every publish is queued.
+	FanoutInlineMax int
+	// CallbackBudget is the PostToConnection calls per second all workers
+	// together may make (MONOLOGUE_CALLBACK_BUDGET). Zero:
+	// DefaultCallbackBudget.
+	CallbackBudget float64
+	// WorkerConcurrency is the event source mapping's maximum concurrency
+	// (MONOLOGUE_WORKER_CONCURRENCY). Zero: DefaultWorkerConcurrency.
+	WorkerConcurrency int
 }
 
 // New builds the function's handler from cfg. It makes no network call:
@@ -114,9 +137,40 @@ func New(cfg Config) (*Dispatch, error) {
 	if cfg.Sender != nil {
 		sender = cfg.Sender
 	}
+	var channels relay.Channels = store
+	var worker *Worker
+	if cfg.QueueURL != "" {
+		queue := cfg.SQS
+		if queue == nil {
+			queue = sqs.NewFromConfig(cfg.AWS, func(o *sqs.Options) {
+				if cfg.SQSEndpoint != "" {
+					o.BaseEndpoint = aws.String(cfg.SQSEndpoint)
+				}
+			})
+		}
+		channels = NewQueuedChannels(store, QueuedOptions{
+			Queue: queue, QueueURL: cfg.QueueURL, Sender: sender,
+			InlineMax: cfg.FanoutInlineMax, Concurrency: cfg.FanoutConcurrency, Logger: cfg.Logger,
+		})
+		// The worker's own management client does not retry: the worker
+		// paces and retries itself, and a 429 storm must not drain the
+		// SDK's shared retry quota.
+		var workerSender relay.Sender = NewSender(cfg.AWS, SenderOptions{
+			Endpoint:      cfg.ManagementEndpoint,
+			ClientOptions: append(slices.Clone(cfg.ManagementOptions), func(o *apigatewaymanagementapi.Options) { o.Retryer = aws.NopRetryer{} }),
+		})
+		if cfg.Sender != nil {
+			workerSender = cfg.Sender
+		}
+		worker = NewWorker(WorkerOptions{
+			Store: store, Sender: workerSender, Queue: queue, QueueURL: cfg.QueueURL,
+			CallbackBudget: cfg.CallbackBudget, Concurrency: cfg.WorkerConcurrency,
+			SendConcurrency: cfg.FanoutConcurrency, Logger: cfg.Logger,
+		})
+	}
 	r := relay.New(relay.Options{
 		Sender:            sender,
-		Channels:          store,
+		Channels:          channels,
 		Watchers:          watchers,
 		Names:             names,
 		Logger:            cfg.Logger,
@@ -126,5 +180,6 @@ func New(cfg Config) (*Dispatch, error) {
 	return &Dispatch{
 		WebSocket: NewHandler(r, cfg.Logger),
 		HTTP:      NewHTTPHandler(r, cfg.PublishKey, cfg.Logger),
+		Worker:    worker,
 	}, nil
 }

@@ -3,6 +3,7 @@ package awslambda
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,8 @@ type DynamoDB interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 var _ DynamoDB = (*dynamodb.Client)(nil)
@@ -68,6 +71,13 @@ type DynamoOptions struct {
 	// "~"; WatcherPrefix for presence subscriptions; the names store uses
 	// HolderPrefix. Zero: "".
 	MemberPrefix string
+	// BucketTarget is how many members a bucket of a channel holds before
+	// the channel's bucket count doubles (memberships only). Zero:
+	// DefaultBucketTarget.
+	BucketTarget int
+	// MaxBuckets caps a channel's bucket count; a power of two. Zero:
+	// DefaultMaxBuckets.
+	MaxBuckets int
 }
 
 // Sort-key prefixes of the stores that share the table with the channel
@@ -82,6 +92,12 @@ const (
 // {channel, connectionId, ttl} per subscription, and the index byConnection
 // to find a connection's channels on disconnect. It never scans. Items past
 // their ttl are not members, whether or not DynamoDB has deleted them yet.
+//
+// Channel memberships (MemberPrefix "") are sharded: a channel's members
+// spread over buckets, partitions "{b}#{channel}", with b a hash of the
+// connection ID modulo the channel's bucket count, which doubles as the
+// channel grows (see dynamo_buckets.go). Presence subscriptions and name
+// holders are not: their partition is the channel or name itself.
 type DynamoChannels struct {
 	client DynamoDB
 	opts   DynamoOptions
@@ -97,6 +113,15 @@ func NewDynamoChannels(client DynamoDB, opts DynamoOptions) *DynamoChannels {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.BucketTarget <= 0 {
+		opts.BucketTarget = DefaultBucketTarget
+	}
+	if opts.MaxBuckets <= 0 {
+		opts.MaxBuckets = DefaultMaxBuckets
+	}
+	for opts.MaxBuckets&(opts.MaxBuckets-1) != 0 { // round down to a power of two
+		opts.MaxBuckets &= opts.MaxBuckets - 1
+	}
 	return &DynamoChannels{client: client, opts: opts}
 }
 
@@ -108,7 +133,10 @@ func (d *DynamoChannels) key(channel, connectionID string) map[string]types.Attr
 }
 
 // Subscribe puts the item (channel, connectionID) with a fresh ttl: one
-// PutItem, plus one Query when MaxPerConnection is set.
+// PutItem, plus one Query when MaxPerConnection is set. A membership first
+// reads the channel's bucket count (one GetItem) and, in a channel of more
+// than one bucket, deletes the copies an earlier, smaller count may have
+// placed elsewhere (one BatchWriteItem).
 func (d *DynamoChannels) Subscribe(ctx context.Context, channel, connectionID string) error {
 	connectionID = d.opts.MemberPrefix + connectionID
 	if d.opts.MaxPerConnection > 0 {
@@ -116,7 +144,21 @@ func (d *DynamoChannels) Subscribe(ctx context.Context, channel, connectionID st
 			return err
 		}
 	}
-	item := d.key(channel, connectionID)
+	partition := channel
+	if d.sharded() {
+		buckets, err := d.Buckets(ctx, channel, false)
+		if err != nil {
+			return fmt.Errorf("awslambda: subscribe %s to %q: %w", connectionID, channel, err)
+		}
+		b := bucketOf(connectionID, buckets)
+		partition = bucketKey(channel, b)
+		if others := olderBuckets(connectionID, buckets, b); len(others) > 0 {
+			if err := d.deleteFrom(ctx, channel, connectionID, others); err != nil {
+				return fmt.Errorf("awslambda: subscribe %s to %q: %w", connectionID, channel, err)
+			}
+		}
+	}
+	item := d.key(partition, connectionID)
 	expires := d.opts.Now().Add(d.opts.TTL).Unix()
 	item[AttributeTTL] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.opts.Table, Item: item})
@@ -130,38 +172,35 @@ func (d *DynamoChannels) Subscribe(ctx context.Context, channel, connectionID st
 // it allows only a channel already joined.
 func (d *DynamoChannels) checkLimit(ctx context.Context, channel, connectionID string) error {
 	count := 0
+	joined := false
 	in := &dynamodb.QueryInput{
 		TableName:              &d.opts.Table,
 		IndexName:              aws.String(IndexByConnection),
 		KeyConditionExpression: aws.String("#c = :c"),
+		ProjectionExpression:   aws.String("#ch"),
 		ExpressionAttributeNames: map[string]string{
-			"#c": AttributeConnectionID,
+			"#c":  AttributeConnectionID,
+			"#ch": AttributeChannel,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":c": &types.AttributeValueMemberS{Value: connectionID},
 		},
-		Select: types.SelectCount,
 	}
 	pages := dynamodb.NewQueryPaginator(d.client, in)
-	for pages.HasMorePages() && count < d.opts.MaxPerConnection {
+	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("awslambda: count subscriptions of %s: %w", connectionID, err)
 		}
-		count += int(page.Count)
+		for _, item := range page.Items {
+			count++
+			if key, ok := stringAttribute(item, AttributeChannel); ok && d.channelOf(key) == channel {
+				joined = true // renewing a subscription it has
+			}
+		}
 	}
-	if count < d.opts.MaxPerConnection {
+	if count < d.opts.MaxPerConnection || joined {
 		return nil
-	}
-	in.KeyConditionExpression = aws.String("#c = :c AND #ch = :ch")
-	in.ExpressionAttributeNames["#ch"] = AttributeChannel
-	in.ExpressionAttributeValues[":ch"] = &types.AttributeValueMemberS{Value: channel}
-	out, err := d.client.Query(ctx, in)
-	if err != nil {
-		return fmt.Errorf("awslambda: count subscriptions of %s: %w", connectionID, err)
-	}
-	if out.Count > 0 {
-		return nil // renewing a subscription it has
 	}
 	return d.limitError()
 }
@@ -174,9 +213,18 @@ func (d *DynamoChannels) limitError() error {
 	return relay.ErrChannelLimit(d.opts.MaxPerConnection)
 }
 
-// Unsubscribe deletes the item (channel, connectionID): one DeleteItem.
+// Unsubscribe deletes the item (channel, connectionID): one DeleteItem. A
+// membership first reads the channel's bucket count (one GetItem, strongly
+// consistent) and, in a channel of more than one bucket, deletes the item
+// from every bucket a count up to it may have placed it in (one
+// BatchWriteItem instead of the DeleteItem).
 func (d *DynamoChannels) Unsubscribe(ctx context.Context, channel, connectionID string) error {
-	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.opts.Table, Key: d.key(channel, d.opts.MemberPrefix+connectionID)})
+	var err error
+	if d.sharded() {
+		err = d.unsubscribeSharded(ctx, channel, connectionID)
+	} else {
+		_, err = d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.opts.Table, Key: d.key(channel, d.opts.MemberPrefix+connectionID)})
+	}
 	if err != nil {
 		return fmt.Errorf("awslambda: unsubscribe %s from %q: %w", connectionID, channel, err)
 	}
@@ -184,8 +232,23 @@ func (d *DynamoChannels) Unsubscribe(ctx context.Context, channel, connectionID 
 }
 
 // Members queries the channel's items, a page at a time, leaving out those
-// past their ttl: one Query per page.
+// past their ttl: one Query per page, and per bucket of a sharded channel.
+// The first bucket's Query also reads the bucket count; when a bucket holds
+// more than BucketTarget members, Members doubles the count (one UpdateItem)
+// for the subscriptions to come.
 func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(connectionIDs []string) error) error {
+	if d.sharded() {
+		return d.shardedMembers(ctx, channel, fn)
+	}
+	_, _, err := d.query(ctx, channel, fn)
+	return err
+}
+
+// query reads one partition's members, a page at a time, and returns how
+// many it found and, in a bucket-0 partition, the channel's bucket count
+// (zero when it has no count item).
+func (d *DynamoChannels) query(ctx context.Context, partition string, fn func(connectionIDs []string) error) (count, buckets int, err error) {
+	channel := partition
 	now := strconv.FormatInt(d.opts.Now().Unix(), 10)
 	in := &dynamodb.QueryInput{
 		TableName:              &d.opts.Table,
@@ -204,9 +267,11 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 		},
 		ConsistentRead: aws.Bool(!d.opts.EventuallyConsistent),
 	}
-	if d.opts.MemberPrefix == "" { // memberships: every sort key below "~"
-		in.KeyConditionExpression = aws.String("#ch = :ch AND #c < :p")
-		in.ExpressionAttributeValues[":p"] = &types.AttributeValueMemberS{Value: "~"}
+	if d.sharded() { // memberships: every sort key below "~", and the bucket count item
+		in.KeyConditionExpression = aws.String("#ch = :ch AND #c <= :p")
+		in.ExpressionAttributeValues[":p"] = &types.AttributeValueMemberS{Value: bucketsSortKey}
+		in.ProjectionExpression = aws.String("#c, #b")
+		in.ExpressionAttributeNames["#b"] = AttributeBuckets
 	}
 	if d.opts.PageSize > 0 {
 		in.Limit = aws.Int32(d.opts.PageSize)
@@ -216,22 +281,28 @@ func (d *DynamoChannels) Members(ctx context.Context, channel string, fn func(co
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("awslambda: members of %q: %w", channel, err)
+			return count, buckets, fmt.Errorf("awslambda: members of %q: %w", channel, err)
 		}
 		ids = ids[:0]
 		for _, item := range page.Items {
-			if id, ok := stringAttribute(item, AttributeConnectionID); ok {
+			id, ok := stringAttribute(item, AttributeConnectionID)
+			switch {
+			case !ok:
+			case id == bucketsSortKey:
+				buckets = numberAttribute(item, AttributeBuckets)
+			default:
 				ids = append(ids, id[len(d.opts.MemberPrefix):])
 			}
 		}
 		if len(ids) == 0 {
 			continue
 		}
+		count += len(ids)
 		if err := fn(ids); err != nil {
-			return err
+			return count, buckets, err
 		}
 	}
-	return nil
+	return count, buckets, nil
 }
 
 // DropConnection finds connectionID's channels on the index byConnection
@@ -264,14 +335,16 @@ func (d *DynamoChannels) DropConnection(ctx context.Context, connectionID string
 			return left, fmt.Errorf("awslambda: channels of %s: %w", connectionID, err)
 		}
 		for _, item := range page.Items {
-			channel, ok := stringAttribute(item, AttributeChannel)
+			partition, ok := stringAttribute(item, AttributeChannel)
 			if !ok {
 				continue
 			}
 			deletes = append(deletes, types.WriteRequest{
-				DeleteRequest: &types.DeleteRequest{Key: d.key(channel, connectionID)},
+				DeleteRequest: &types.DeleteRequest{Key: d.key(partition, connectionID)},
 			})
-			left = append(left, channel)
+			if channel := d.channelOf(partition); !slices.Contains(left, channel) {
+				left = append(left, channel)
+			}
 			if len(deletes) == batchSize {
 				if err := d.batchWrite(ctx, deletes); err != nil {
 					return left, fmt.Errorf("awslambda: drop subscriptions of %s: %w", connectionID, err)

@@ -24,6 +24,16 @@ func TestDynamoConformance(t *testing.T) {
 	})
 }
 
+// TestDynamoShardedConformance: with a bucket target of one member, every
+// Members call of the suite doubles the channel's bucket count, so members
+// placed under several counts are read, renewed and removed.
+func TestDynamoShardedConformance(t *testing.T) {
+	relaytest.TestChannels(t, func(t *testing.T) relay.Channels {
+		client, table, _ := newTable(t)
+		return awslambda.NewDynamoChannels(client, awslambda.DynamoOptions{Table: table, BucketTarget: 1, MaxBuckets: 16})
+	})
+}
+
 // TestDynamoWatchersConformance: presence subscriptions share the table
 // with memberships, under their own sort-key prefix.
 func TestDynamoWatchersConformance(t *testing.T) {
@@ -103,7 +113,7 @@ func TestDynamoExpiredItemsAreNotMembers(t *testing.T) {
 	// The item is still there (neither DynamoDB nor DynamoDB Local deletes
 	// expired items promptly), and has the ttl attribute.
 	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: map[string]types.AttributeValue{
-		"channel":      &types.AttributeValueMemberS{Value: "news"},
+		"channel":      &types.AttributeValueMemberS{Value: "0#news"}, // bucket 0
 		"connectionId": &types.AttributeValueMemberS{Value: "old"},
 	}})
 	if err != nil {

@@ -154,17 +154,18 @@ func TestGoldenEvents(t *testing.T) {
 		{
 			event:  "ws-subscribe.json",
 			frames: map[string][]string{connA: {`{"action":"subscribed","channel":"news","id":1}`}},
-			// The membership, and the channel's watchers, told it joined.
-			calls:   map[string]int{"PutItem": 1, "Query": 1},
+			// The channel's bucket count and the membership, and the
+			// channel's watchers, told it joined.
+			calls:   map[string]int{"GetItem": 1, "PutItem": 1, "Query": 1},
 			members: []string{connA},
 		},
 		{
 			event:  "ws-unsubscribe.json",
 			before: func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB) },
 			frames: map[string][]string{connA: {`{"action":"unsubscribed","channel":"news","id":2}`}},
-			// The membership and the presence subscription, if any; the
-			// channel's watchers, told it left.
-			calls:   map[string]int{"DeleteItem": 2, "Query": 1},
+			// The channel's bucket count, the membership and the presence
+			// subscription, if any; the channel's watchers, told it left.
+			calls:   map[string]int{"GetItem": 1, "DeleteItem": 2, "Query": 1},
 			members: []string{connB},
 		},
 		{
@@ -178,14 +179,15 @@ func TestGoldenEvents(t *testing.T) {
 			members: []string{connA, connB, connC},
 		},
 		{
-			// A member that has gone (410) is unsubscribed: one DeleteItem more.
+			// A member that has gone (410) is unsubscribed: the channel's
+			// bucket count and one DeleteItem more.
 			name:   "ws-publish-gone-member",
 			event:  "ws-publish.json",
 			before: func(t testing.TB, f *fixture) { f.subscribe(t, "news", connA, connB, connGone) },
 			frames: map[string][]string{
 				connB: {`{"channel":"news","from":"AtuLLemUPHcCItg=","payload":{"headline":"monologue 1.0"}}`},
 			},
-			calls:   map[string]int{"Query": 1, "DeleteItem": 1},
+			calls:   map[string]int{"Query": 1, "GetItem": 1, "DeleteItem": 1},
 			members: []string{connA, connB},
 		},
 		{

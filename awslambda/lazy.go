@@ -45,3 +45,7 @@ func (l *lazyDynamo) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opt
 func (l *lazyDynamo) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return l.get().TransactWriteItems(ctx, in, optFns...)
 }
+
+func (l *lazyDynamo) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return l.get().UpdateItem(ctx, in, optFns...)
+}

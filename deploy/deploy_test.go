@@ -32,6 +32,11 @@ var dynamoActions = []string{
 	"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
 }
 
+// sqsActions are exactly the SQS actions the function may use, on the fan-out queue
+// only: SendMessage (SendMessageBatch, for publishes and retries) and what the event
+// source mapping needs to feed it the queue. Nothing reads the dead-letter queue.
+var sqsActions = []string{"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
 // logsActions are the CloudWatch Logs actions the function may use on its own log group.
 var logsActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -47,6 +52,10 @@ const (
 	tokFn        = "{fn}"         // the function (name or ARN)
 	tokLog       = "{log}"        // the log group's name
 	tokLogArn    = "{log-arn}"    // the log group's ARN
+	tokQueue     = "{queue}"      // the fan-out queue's ARN
+	tokQueueURL  = "{queue-url}"  // the fan-out queue's URL
+	tokDLQ       = "{dlq}"        // the dead-letter queue's ARN
+	tokDLQURL    = "{dlq-url}"    // the dead-letter queue's URL
 	tokOther     = "{x}"          // anything else: parameters, pseudo parameters, other attributes
 )
 
@@ -72,7 +81,21 @@ type stack struct {
 	usagePlans   []usagePlan
 	planKeys     int
 	outputs      map[string]string
+	queues       []queue
+	mappings     []mapping
 	dangling     []string // references to things that do not exist
+}
+
+// queue is an SQS queue: its token (tokQueue or tokDLQ, by what refers to it), where its
+// redrive policy sends messages and after how many receives, and its visibility timeout.
+type queue struct {
+	arn, deadLetterTarget, maxReceiveCount, visibilityTimeout string
+}
+
+// mapping is a Lambda event source mapping.
+type mapping struct {
+	source, function, batchSize, maxConcurrency string
+	responseTypes                               []string
 }
 
 type api struct{ protocol, routeSelection, apiKeySelection string }
@@ -139,6 +162,7 @@ func checks(routes []string, outputs ...string) []check {
 		{"table", checkTable},
 		{"api key", checkAPIKey},
 		{"logs", checkLogs},
+		{"queue", checkQueue},
 		{"outputs", func(s *stack) []error { return checkOutputs(s, outputs) }},
 	}
 }
@@ -300,7 +324,7 @@ func checkIAM(s *stack) []error {
 			}
 		}
 	}
-	for _, a := range append([]string{connectionsActions}, dynamoActions...) {
+	for _, a := range slices.Concat([]string{connectionsActions}, dynamoActions, sqsActions) {
 		if !granted[a] {
 			errs = append(errs, fmt.Errorf("the function is not allowed %s, which it needs", a))
 		}
@@ -312,7 +336,7 @@ func checkAction(a string) error {
 	switch {
 	case strings.Contains(a, "*"):
 		return fmt.Errorf("wildcard action %q", a)
-	case a == connectionsActions, slices.Contains(dynamoActions, a), slices.Contains(logsActions, a):
+	case a == connectionsActions, slices.Contains(dynamoActions, a), slices.Contains(logsActions, a), slices.Contains(sqsActions, a):
 		return nil
 	}
 	return fmt.Errorf("action %q is not one the relay needs", a)
@@ -338,6 +362,10 @@ func checkResource(s *stack, actions []string, r string) error {
 		case "dynamodb":
 			if r != tokTable && r != tokTable+"/index/"+gsiName && r != tokTable+"/index/*" {
 				return fmt.Errorf("resource %q is not this table or its index", r)
+			}
+		case "sqs":
+			if r != tokQueue {
+				return fmt.Errorf("resource %q is not the fan-out queue", r)
 			}
 		case "logs":
 			if !strings.HasPrefix(r, tokLogArn) && !slices.ContainsFunc(s.logGroups, func(lg logGroup) bool {
@@ -376,6 +404,55 @@ func checkFunction(s *stack) []error {
 	}
 	if v := f.env["MONOLOGUE_MANAGEMENT_ENDPOINT"]; !strings.HasPrefix(v, "https://"+tokWS+".execute-api.") {
 		errs = append(errs, fmt.Errorf("MONOLOGUE_MANAGEMENT_ENDPOINT = %q, want this WebSocket API's", v))
+	}
+	if v := f.env["MONOLOGUE_QUEUE_URL"]; v != tokQueueURL {
+		errs = append(errs, fmt.Errorf("MONOLOGUE_QUEUE_URL = %q, want the fan-out queue's URL", v))
+	}
+	for _, name := range []string{"MONOLOGUE_CALLBACK_BUDGET", "MONOLOGUE_WORKER_CONCURRENCY", "MONOLOGUE_FANOUT_INLINE_MAX"} {
+		if f.env[name] == "" {
+			errs = append(errs, fmt.Errorf("%s not set", name))
+		}
+	}
+	return errs
+}
+
+// checkQueue checks the fan-out queue, its dead-letter queue and the mapping that feeds
+// the queue to the function with partial batch responses and a bounded concurrency.
+func checkQueue(s *stack) []error {
+	var errs []error
+	var main, dead *queue
+	for i, q := range s.queues {
+		switch q.arn {
+		case tokQueue:
+			main = &s.queues[i]
+		case tokDLQ:
+			dead = &s.queues[i]
+		}
+	}
+	if len(s.queues) != 2 || main == nil || dead == nil {
+		return []error{fmt.Errorf("%d queues, want the fan-out queue and its dead-letter queue", len(s.queues))}
+	}
+	if main.deadLetterTarget != tokDLQ {
+		errs = append(errs, fmt.Errorf("fan-out queue redrives to %q, want the dead-letter queue", main.deadLetterTarget))
+	}
+	if main.maxReceiveCount == "" {
+		errs = append(errs, errors.New("fan-out queue has no maxReceiveCount"))
+	}
+	if main.visibilityTimeout == "" {
+		errs = append(errs, errors.New("fan-out queue has no visibility timeout (the default, 30 s, is shorter than six function timeouts)"))
+	}
+	if len(s.mappings) != 1 {
+		return append(errs, fmt.Errorf("%d event source mappings, want 1", len(s.mappings)))
+	}
+	m := s.mappings[0]
+	if m.source != tokQueue || m.function != tokFn {
+		errs = append(errs, fmt.Errorf("event source mapping from %q to %q, want the fan-out queue to the function", m.source, m.function))
+	}
+	if !slices.Contains(m.responseTypes, "ReportBatchItemFailures") {
+		errs = append(errs, fmt.Errorf("event source mapping response types %v, want ReportBatchItemFailures", m.responseTypes))
+	}
+	if m.maxConcurrency == "" {
+		errs = append(errs, errors.New("event source mapping has no maximum concurrency: the callback budget is divided by it"))
 	}
 	return errs
 }

@@ -33,6 +33,7 @@ type samDoc struct {
 	resources map[string]map[string]any // logical id → {Type, Properties, DependsOn}
 	params    map[string]bool
 	apiTokens map[string]string // logical id of an API → tokWS or tokHTTP
+	deadQueue map[string]bool   // logical ids of the queues some queue redrives to
 }
 
 // loadSAM parses a SAM template and describes it as a stack.
@@ -54,7 +55,17 @@ func loadSAM(src []byte) (*stack, error) {
 	if err := json.Unmarshal(rawJSON, &raw); err != nil {
 		return nil, fmt.Errorf("raw template: %w", err)
 	}
-	d := &samDoc{typed: typed, resources: raw.Resources, params: map[string]bool{}, apiTokens: map[string]string{}}
+	d := &samDoc{typed: typed, resources: raw.Resources, params: map[string]bool{}, apiTokens: map[string]string{}, deadQueue: map[string]bool{}}
+	for _, r := range raw.Resources {
+		props, _ := r["Properties"].(map[string]any)
+		redrive, _ := props["RedrivePolicy"].(map[string]any)
+		if target, ok := redrive["deadLetterTargetArn"].(map[string]any); ok {
+			if parts := strList(target["Fn::GetAtt"]); len(parts) > 0 {
+				id, _, _ := strings.Cut(parts[0], ".")
+				d.deadQueue[id] = true
+			}
+		}
+	}
 	for p := range raw.Parameters {
 		d.params[p] = true
 	}
@@ -139,6 +150,12 @@ func (d *samDoc) describe(s *stack, id string, routeKeys map[string]string) {
 		}
 	case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
 		s.statements = append(s.statements, d.statements(props["PolicyDocument"])...)
+	case "AWS::SQS::Queue":
+		redrive, _ := props["RedrivePolicy"].(map[string]any)
+		s.queues = append(s.queues, queue{d.token(id, "Arn"), d.norm(redrive["deadLetterTargetArn"]), d.norm(redrive["maxReceiveCount"]), p("VisibilityTimeout")})
+	case "AWS::Lambda::EventSourceMapping":
+		scaling, _ := props["ScalingConfig"].(map[string]any)
+		s.mappings = append(s.mappings, mapping{p("EventSourceArn"), p("FunctionName"), p("BatchSize"), d.norm(scaling["MaximumConcurrency"]), strList(props["FunctionResponseTypes"])})
 	case "AWS::ApiGateway::ApiKey":
 		s.apiKeys++
 	case "AWS::ApiGateway::UsagePlanKey":
@@ -294,6 +311,10 @@ func (d *samDoc) token(id, attr string) string {
 		return tokFn
 	case typ == "AWS::ApiGatewayV2::Integration" && attr == "":
 		return tokIntegration(id)
+	case typ == "AWS::SQS::Queue" && attr == "Arn":
+		return map[bool]string{false: tokQueue, true: tokDLQ}[d.deadQueue[id]]
+	case typ == "AWS::SQS::Queue" && attr == "":
+		return map[bool]string{false: tokQueueURL, true: tokDLQURL}[d.deadQueue[id]]
 	case typ == "AWS::Logs::LogGroup" && attr == "":
 		return tokLog
 	case typ == "AWS::Logs::LogGroup" && attr == "Arn":
@@ -432,6 +453,16 @@ func TestSAMChecksCatchBreakage(t *testing.T) {
 		mut("not action", "                Action: execute-api:ManageConnections", "                NotAction: iam:*", "NotAction"),
 		mut("missing grant", "                  - dynamodb:BatchWriteItem\n", "", "not allowed dynamodb:BatchWriteItem"),
 		mut("managed policy", "      AssumeRolePolicyDocument:", "      ManagedPolicyArns:\n        - arn:aws:iam::aws:policy/AdministratorAccess\n      AssumeRolePolicyDocument:", "ManagedPolicyArns[0]"),
+		mut("sqs star", "- sqs:ReceiveMessage\n", "- sqs:*\n", `wildcard action "sqs:*"`),
+		mut("purge", "- sqs:ReceiveMessage\n", "- sqs:ReceiveMessage\n                  - sqs:PurgeQueue\n", `"sqs:PurgeQueue" is not one the relay needs`),
+		mut("any queue", "Resource: !GetAtt FanoutQueue.Arn", `Resource: !Sub arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*`, "not the fan-out queue"),
+		mut("dead-letter queue granted", "Resource: !GetAtt FanoutQueue.Arn", "Resource: !GetAtt FanoutDeadLetterQueue.Arn", "not the fan-out queue"),
+		mut("send not granted", "                  - sqs:SendMessage\n", "", "not allowed sqs:SendMessage"),
+		mut("no redrive", "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt FanoutDeadLetterQueue.Arn\n        maxReceiveCount: 5\n", "", "want the fan-out queue and its dead-letter queue"),
+		mut("no partial batch", "      FunctionResponseTypes:\n        - ReportBatchItemFailures\n", "", "want ReportBatchItemFailures"),
+		mut("no max concurrency", "      ScalingConfig:\n        MaximumConcurrency: !Ref WorkerConcurrency\n", "", "no maximum concurrency"),
+		mut("queue env", "MONOLOGUE_QUEUE_URL: !Ref FanoutQueue", "MONOLOGUE_QUEUE_URL: !Ref FanoutDeadLetterQueue", "MONOLOGUE_QUEUE_URL"),
+		mut("budget env", "          MONOLOGUE_CALLBACK_BUDGET: !Sub \"${CallbackBudget}\"\n", "", "MONOLOGUE_CALLBACK_BUDGET not set"),
 		mut("handler", "Handler: bootstrap", "Handler: main", `handler "main"`),
 		mut("runtime", "Runtime: provided.al2023", "Runtime: provided.al2", `runtime "provided.al2"`),
 		mut("architecture", "        - arm64", "        - x86_64", "architectures [x86_64]"),

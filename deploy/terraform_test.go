@@ -29,6 +29,7 @@ type tfModule struct {
 	blocks    map[string]*hclsyntax.Block // "TYPE.NAME" for resources, "data.TYPE.NAME", "var.NAME", "output.NAME"
 	locals    map[string]*hclsyntax.Attribute
 	apiTokens map[string]string // name of an aws_apigatewayv2_api → tokWS or tokHTTP
+	deadQueue map[string]bool   // names of the aws_sqs_queues some queue redrives to
 	ctx       *hcl.EvalContext
 }
 
@@ -40,7 +41,7 @@ type tfInstance struct {
 
 // loadTerraform parses .tf files (name → content) and describes them as a stack.
 func loadTerraform(files map[string]string) (*stack, error) {
-	m := &tfModule{blocks: map[string]*hclsyntax.Block{}, locals: map[string]*hclsyntax.Attribute{}, apiTokens: map[string]string{}}
+	m := &tfModule{blocks: map[string]*hclsyntax.Block{}, locals: map[string]*hclsyntax.Attribute{}, apiTokens: map[string]string{}, deadQueue: map[string]bool{}}
 	p := hclparse.NewParser()
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		f, diags := p.ParseHCL([]byte(files[name]), name)
@@ -73,11 +74,49 @@ func loadTerraform(files map[string]string) (*stack, error) {
 		m.apiTokens[name] = tok
 		s.apis[tok] = api{proto, m.str(in, "route_selection_expression"), m.str(in, "api_key_selection_expression")}
 	}
+	for _, name := range m.names("aws_sqs_queue") {
+		if redrive := m.redrive(m.blocks["aws_sqs_queue."+name].Body); redrive != nil {
+			for _, item := range redrive.Items {
+				for _, t := range hclsyntax.Variables(item.ValueExpr) {
+					if names := traversalNames(t); len(names) >= 2 && names[0] == "aws_sqs_queue" {
+						m.deadQueue[names[1]] = true
+					}
+				}
+			}
+		}
+	}
 	for _, key := range slices.Sorted(maps.Keys(m.blocks)) {
 		m.describe(s, key)
 	}
 	s.dangling = m.dangling()
 	return s, nil
+}
+
+// redrive returns the object of a queue's redrive_policy = jsonencode({...}), or nil.
+func (m *tfModule) redrive(body *hclsyntax.Body) *hclsyntax.ObjectConsExpr {
+	a := body.Attributes["redrive_policy"]
+	if a == nil {
+		return nil
+	}
+	call, ok := a.Expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "jsonencode" || len(call.Args) != 1 {
+		return nil
+	}
+	obj, _ := call.Args[0].(*hclsyntax.ObjectConsExpr)
+	return obj
+}
+
+// redriveItem returns the rendering of item key of a redrive policy object.
+func (m *tfModule) redriveItem(obj *hclsyntax.ObjectConsExpr, key string, ctx *hcl.EvalContext) string {
+	if obj == nil {
+		return ""
+	}
+	for _, item := range obj.Items {
+		if k, ok := item.KeyExpr.(*hclsyntax.ObjectConsKeyExpr); ok && hcl.ExprAsKeyword(k.Wrapped) == key {
+			return m.norm(item.ValueExpr, ctx)
+		}
+	}
+	return ""
 }
 
 // add files one top-level block.
@@ -151,6 +190,16 @@ func (m *tfModule) describe(s *stack, key string) {
 			s.tables = append(s.tables, m.table(in))
 		case "aws_cloudwatch_log_group":
 			s.logGroups = append(s.logGroups, logGroup{m.str(in, "name"), m.str(in, "retention_in_days")})
+		case "aws_sqs_queue":
+			redrive := m.redrive(in.body)
+			arn := map[bool]string{false: tokQueue, true: tokDLQ}[m.deadQueue[b.Labels[1]]]
+			s.queues = append(s.queues, queue{arn, m.redriveItem(redrive, "deadLetterTargetArn", in.ctx), m.redriveItem(redrive, "maxReceiveCount", in.ctx), m.str(in, "visibility_timeout_seconds")})
+		case "aws_lambda_event_source_mapping":
+			mp := mapping{source: m.str(in, "event_source_arn"), function: m.str(in, "function_name"), batchSize: m.str(in, "batch_size"), responseTypes: m.strs(in, "function_response_types")}
+			for _, sc := range blocksOf(in.body, "scaling_config") {
+				mp.maxConcurrency = m.str(tfInstance{sc.Body, in.ctx}, "maximum_concurrency")
+			}
+			s.mappings = append(s.mappings, mp)
 		case "aws_api_gateway_api_key":
 			s.apiKeys++
 		case "aws_api_gateway_usage_plan_key":
@@ -373,6 +422,10 @@ func (m *tfModule) token(t hcl.Traversal, ctx *hcl.EvalContext) string {
 		return "arn:" + tokOther + ":apigateway:" + tokOther + ":lambda:path/2015-03-31/functions/" + tokFn + "/invocations"
 	case "aws_apigatewayv2_integration.id":
 		return tokIntegration(name)
+	case "aws_sqs_queue.arn":
+		return map[bool]string{false: tokQueue, true: tokDLQ}[m.deadQueue[name]]
+	case "aws_sqs_queue.url", "aws_sqs_queue.id":
+		return map[bool]string{false: tokQueueURL, true: tokDLQURL}[m.deadQueue[name]]
 	case "aws_cloudwatch_log_group.arn":
 		return tokLogArn
 	case "aws_cloudwatch_log_group.name":
@@ -525,6 +578,16 @@ func TestTerraformChecksCatchBreakage(t *testing.T) {
 		mut("any table", `"${aws_dynamodb_table.channels.arn}/index/byConnection"`, `"arn:aws:dynamodb:*:*:table/*"`, "not this table or its index"),
 		mut("inline json policy", "policy = data.aws_iam_policy_document.relay.json", "policy = jsonencode({})", "not an aws_iam_policy_document"),
 		mut("managed policy", "resource \"aws_iam_role_policy\" \"relay\" {", "resource \"aws_iam_role_policy_attachment\" \"admin\" {\n  role       = aws_iam_role.relay.name\n  policy_arn = \"arn:aws:iam::aws:policy/AdministratorAccess\"\n}\n\nresource \"aws_iam_role_policy\" \"relay\" {", "aws_iam_role_policy_attachment.admin"),
+		mut("sqs star", `"sqs:ReceiveMessage",`, `"sqs:*",`, `wildcard action "sqs:*"`),
+		mut("purge", `"sqs:ReceiveMessage",`, `"sqs:ReceiveMessage", "sqs:PurgeQueue",`, `"sqs:PurgeQueue" is not one the relay needs`),
+		mut("any queue", "resources = [aws_sqs_queue.fanout.arn]", `resources = ["arn:aws:sqs:*:*:*"]`, "not the fan-out queue"),
+		mut("dead-letter queue granted", "resources = [aws_sqs_queue.fanout.arn]", "resources = [aws_sqs_queue.fanout_dead_letter.arn]", "not the fan-out queue"),
+		mut("send not granted", "      \"sqs:SendMessage\",\n", "", "not allowed sqs:SendMessage"),
+		mut("no redrive", "  redrive_policy = jsonencode({\n    deadLetterTargetArn = aws_sqs_queue.fanout_dead_letter.arn\n    maxReceiveCount     = 5\n  })\n", "", "want the fan-out queue and its dead-letter queue"),
+		mut("no partial batch", `function_response_types = ["ReportBatchItemFailures"]`, `function_response_types = []`, "want ReportBatchItemFailures"),
+		mut("no max concurrency", "  scaling_config {\n    maximum_concurrency = var.worker_concurrency\n  }\n", "", "no maximum concurrency"),
+		mut("queue env", "MONOLOGUE_QUEUE_URL           = aws_sqs_queue.fanout.url", "MONOLOGUE_QUEUE_URL           = aws_sqs_queue.fanout_dead_letter.url", "MONOLOGUE_QUEUE_URL"),
+		mut("budget env", "      MONOLOGUE_CALLBACK_BUDGET     = tostring(var.callback_budget)\n", "", "MONOLOGUE_CALLBACK_BUDGET not set"),
 		mut("handler", `handler          = "bootstrap"`, `handler          = "main"`, `handler "main"`),
 		mut("runtime", `runtime          = "provided.al2023"`, `runtime          = "go1.x"`, `runtime "go1.x"`),
 		mut("architecture", `architectures    = ["arm64"]`, `architectures    = ["x86_64"]`, "architectures [x86_64]"),

@@ -20,9 +20,9 @@ const awsTimeFormat = "2006-01-02T15:04:05.000Z"
 func (g *Gateway) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/{stage}"} {
-		mux.HandleFunc("POST "+prefix+"/@connections/{id}", g.servePost)
-		mux.HandleFunc("GET "+prefix+"/@connections/{id}", g.serveGet)
-		mux.HandleFunc("DELETE "+prefix+"/@connections/{id}", g.serveDelete)
+		mux.HandleFunc("POST "+prefix+"/@connections/{id}", g.throttled(g.servePost))
+		mux.HandleFunc("GET "+prefix+"/@connections/{id}", g.throttled(g.serveGet))
+		mux.HandleFunc("DELETE "+prefix+"/@connections/{id}", g.throttled(g.serveDelete))
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", g.serveHealth)

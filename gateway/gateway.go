@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monologue-go/monologue/channels"
@@ -28,6 +29,7 @@ type Gateway struct {
 	metrics     *metrics
 	conns       *table
 	admission   *admission
+	callbacks   atomic.Pointer[callbackThrottle] // nil: @connections calls are not throttled
 
 	// ctx is the context of integration calls made outside an HTTP request;
 	// cancel ends it when Shutdown gives up waiting. batchCtx is ctx marked
@@ -69,6 +71,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.admission = newAdmission(&g.opts)
 	g.insight = newInsight(g)
+	g.SetCallbackRateLimit(opts.CallbackRateLimit)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.batchCtx = context.WithValue(g.ctx, batchKey{}, true)
 	newIntegration := opts.NewIntegration

@@ -187,6 +187,13 @@ type Options struct {
 	AdminAccessKeyID     string
 	AdminSecretAccessKey string
 
+	// CallbackRateLimit, when positive, is how many @connections requests
+	// per second the management listener accepts, all connections together,
+	// with a burst of a tenth of a second's worth: past it, 429
+	// LimitExceededException, as API Gateway throttles an account's calls
+	// in a Region. Zero: no limit.
+	CallbackRateLimit float64
+
 	// AdminHosts are more Host header values the management listener
 	// accepts, as "host:port", or "host" for any port; "*" accepts any
 	// Host. Whatever it holds, a request is accepted whose Host names the

@@ -6,7 +6,9 @@
 //
 // Entry points: [New] returns an [Integration] with Handle and Broadcast, the
 // two methods the gateway calls; [StartLocal] starts the whole AWS path
-// (table, function, integration). The subpackage runtimeapi is the Lambda
+// (table, function, integration, and with an SQS endpoint the fan-out
+// queue); [Poller] stands in for Lambda's SQS event source mapping, which
+// nothing else emulates. The subpackage runtimeapi is the Lambda
 // Runtime API server a child bootstrap polls; it lives here, not under
 // awslambda, because only the emulation needs it.
 package lambdaemu

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/monologue-go/monologue/awslambda"
 	"github.com/monologue-go/monologue/lambdaemu/runtimeapi"
@@ -60,12 +62,28 @@ type LocalOptions struct {
 	// without credentials accept.
 	AccessKeyID     string
 	SecretAccessKey string
+	// SQSEndpoint, when not empty, is an SQS server (goaws): StartLocal
+	// creates the fan-out queue and its dead-letter queue there, gives the
+	// function the queue, and polls it as Lambda's event source mapping
+	// would (see Poller). Empty: every publish is delivered inline.
+	SQSEndpoint string
+	// FanoutInlineMax is the most members a publish delivers inline; the
+	// rest go to the queue. Zero: awslambda.DefaultFanoutInlineMax;
+	// negative: every publish is queued.
+	FanoutInlineMax int
+	// CallbackBudget is the PostToConnection calls per second all workers
+	// together may make. Zero: awslambda.DefaultCallbackBudget.
+	CallbackBudget float64
+	// WorkerConcurrency is how many batches of the queue are in the
+	// function at once (the mapping's maximum concurrency). Zero: 2.
+	WorkerConcurrency int
 }
 
 // Local is the AWS path running on this machine.
 type Local struct {
 	*Integration
 	server   *runtimeapi.Server
+	poller   *Poller
 	children []*exec.Cmd
 	exited   chan error
 
@@ -114,6 +132,18 @@ func StartLocal(ctx context.Context, replies relay.Sender, opts LocalOptions) (*
 		return nil, fmt.Errorf("lambdaemu: table %q at %s: %w", opts.Table, opts.DynamoDBEndpoint, err)
 	}
 	management := strings.TrimSuffix(opts.ManagementEndpoint, "/") + "/" + opts.Stage
+	if opts.WorkerConcurrency <= 0 {
+		opts.WorkerConcurrency = 2
+	}
+	var queueURL, queueARN string
+	var queue *sqs.Client
+	if opts.SQSEndpoint != "" {
+		queue = sqs.NewFromConfig(awsConfig, func(o *sqs.Options) { o.BaseEndpoint = aws.String(opts.SQSEndpoint) })
+		var err error
+		if queueURL, queueARN, err = createQueues(ctx, queue, opts.Table+"-fanout"); err != nil {
+			return nil, fmt.Errorf("lambdaemu: fan-out queue at %s: %w", opts.SQSEndpoint, err)
+		}
+	}
 	local := &Local{}
 	var invoker Invoker
 	if opts.Bootstrap == "" {
@@ -121,13 +151,15 @@ func StartLocal(ctx context.Context, replies relay.Sender, opts LocalOptions) (*
 			AWS: awsConfig, Table: opts.Table, DynamoDBEndpoint: opts.DynamoDBEndpoint,
 			PublishKey: opts.PublishKey, ManagementEndpoint: management,
 			MaxMessageSize: opts.MaxMessageSize, Logger: log,
+			QueueURL: queueURL, SQSEndpoint: opts.SQSEndpoint, FanoutInlineMax: opts.FanoutInlineMax,
+			CallbackBudget: opts.CallbackBudget, WorkerConcurrency: opts.WorkerConcurrency,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("lambdaemu: %w", err)
 		}
 		invoker = lambda.NewHandler(dispatch)
 	} else {
-		if err := local.startBootstrap(ctx, opts, management); err != nil {
+		if err := local.startBootstrap(ctx, opts, management, queueURL); err != nil {
 			local.Close()
 			return nil, err
 		}
@@ -142,12 +174,18 @@ func StartLocal(ctx context.Context, replies relay.Sender, opts LocalOptions) (*
 		return nil, err
 	}
 	local.Integration = integ
+	if queue != nil {
+		local.poller = StartPoller(PollerOptions{
+			Queue: queue, QueueURL: queueURL, QueueARN: queueARN, Function: invoker,
+			Concurrency: opts.WorkerConcurrency, Logger: log,
+		})
+	}
 	return local, nil
 }
 
 // startBootstrap serves the Runtime API and starts opts.Processes copies
 // of the bootstrap polling it, as Lambda would run the function.
-func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, management string) error {
+func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, management, queueURL string) error {
 	server, err := runtimeapi.New(runtimeapi.Options{})
 	if err != nil {
 		return fmt.Errorf("lambdaemu: runtime API: %w", err)
@@ -170,6 +208,23 @@ func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, managemen
 	)
 	if opts.MaxMessageSize > 0 {
 		env = append(env, "MONOLOGUE_MAX_MESSAGE_SIZE="+strconv.Itoa(opts.MaxMessageSize))
+	}
+	if queueURL != "" {
+		inlineMax := opts.FanoutInlineMax
+		if inlineMax < 0 {
+			inlineMax = 0 // the bootstrap's 0: every publish is queued
+		}
+		env = append(env,
+			"MONOLOGUE_QUEUE_URL="+queueURL,
+			"AWS_ENDPOINT_URL_SQS="+opts.SQSEndpoint,
+			"MONOLOGUE_WORKER_CONCURRENCY="+strconv.Itoa(opts.WorkerConcurrency),
+		)
+		if opts.FanoutInlineMax != 0 {
+			env = append(env, "MONOLOGUE_FANOUT_INLINE_MAX="+strconv.Itoa(inlineMax))
+		}
+		if opts.CallbackBudget > 0 {
+			env = append(env, "MONOLOGUE_CALLBACK_BUDGET="+strconv.Itoa(int(opts.CallbackBudget)))
+		}
 	}
 	for range opts.Processes {
 		cmd := exec.Command(opts.Bootstrap)
@@ -200,6 +255,9 @@ func (l *Local) startBootstrap(ctx context.Context, opts LocalOptions, managemen
 // nothing.
 func (l *Local) Close() error {
 	l.closeOnce.Do(func() {
+		if l.poller != nil {
+			l.poller.Close()
+		}
 		for _, cmd := range l.children {
 			_ = cmd.Process.Kill()
 		}
@@ -212,4 +270,36 @@ func (l *Local) Close() error {
 		}
 	})
 	return l.closeErr
+}
+
+// createQueues creates the fan-out queue name with a dead-letter queue
+// name+"-dlq" that takes a job after 5 receives (the deployment's
+// maxReceiveCount), and returns the queue's URL and ARN.
+func createQueues(ctx context.Context, client *sqs.Client, name string) (url, arn string, err error) {
+	dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		return "", "", fmt.Errorf("create dead-letter queue: %w", err)
+	}
+	dlqArn, err := queueArn(ctx, client, aws.ToString(dlq.QueueUrl))
+	if err != nil {
+		return "", "", err
+	}
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
+		"VisibilityTimeout": "30",
+		"RedrivePolicy":     fmt.Sprintf(`{"maxReceiveCount":"5","deadLetterTargetArn":"%s"}`, dlqArn),
+	}})
+	if err != nil {
+		return "", "", fmt.Errorf("create queue: %w", err)
+	}
+	url = aws.ToString(out.QueueUrl)
+	arn, err = queueArn(ctx, client, url)
+	return url, arn, err
+}
+
+func queueArn(ctx context.Context, client *sqs.Client, url string) (string, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return "", fmt.Errorf("queue ARN of %s: %w", url, err)
+	}
+	return out.Attributes["QueueArn"], nil
 }

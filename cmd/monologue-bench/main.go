@@ -35,6 +35,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == peerCommand {
 		name, command, args = "monologue-bench "+peerCommand, runPeer, args[1:]
 	}
+	if len(args) > 0 && args[0] == awsFanoutCommand {
+		name, command, args = "monologue-bench "+awsFanoutCommand, runAWSFanout, args[1:]
+	}
 	if err := command(ctx, args, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -68,8 +68,24 @@ func build(logger *slog.Logger) (*awslambda.Dispatch, error) {
 	if cfg.MaxNamesPerConnection, err = intEnv("MONOLOGUE_MAX_NAMES"); err != nil {
 		return nil, err
 	}
+	cfg.QueueURL = os.Getenv("MONOLOGUE_QUEUE_URL")
+	if cfg.FanoutInlineMax, err = intEnv("MONOLOGUE_FANOUT_INLINE_MAX"); err != nil {
+		return nil, err
+	}
+	if cfg.FanoutInlineMax == 0 && os.Getenv("MONOLOGUE_FANOUT_INLINE_MAX") != "" {
+		cfg.FanoutInlineMax = -1 // 0: every publish is queued
+	}
+	budget, err := intEnv("MONOLOGUE_CALLBACK_BUDGET")
+	if err != nil {
+		return nil, err
+	}
+	cfg.CallbackBudget = float64(budget)
+	if cfg.WorkerConcurrency, err = intEnv("MONOLOGUE_WORKER_CONCURRENCY"); err != nil {
+		return nil, err
+	}
 	cfg.AWS = awsConfig()
 	cfg.DynamoDBEndpoint = os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")
+	cfg.SQSEndpoint = os.Getenv("AWS_ENDPOINT_URL_SQS")
 	return awslambda.New(cfg)
 }
 

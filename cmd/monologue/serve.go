@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/monologue-go/monologue/awslambda"
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/lambdaemu"
 )
@@ -24,15 +25,17 @@ const rcFile = ".monologuerc"
 
 // serveConfig is the command line of serve.
 type serveConfig struct {
-	addr, adminAddr  string
-	apiKeys          []string
-	maxMessageSize   int
-	idleTimeout      time.Duration
-	maxConnectionAge time.Duration
-	rateLimit        float64
-	tlsCert, tlsKey  string
-	logLevel         slog.Level
-	integration      integrationConfig
+	addr, adminAddr string
+	// callbackRateLimit throttles the management listener (--callback-rate-limit).
+	callbackRateLimit float64
+	apiKeys           []string
+	maxMessageSize    int
+	idleTimeout       time.Duration
+	maxConnectionAge  time.Duration
+	rateLimit         float64
+	tlsCert, tlsKey   string
+	logLevel          slog.Level
+	integration       integrationConfig
 	// adminKeyID and adminSecret, when set, are the access key the
 	// management listener requires AWS Signature Version 4 with; adminHosts
 	// are more Host names it answers to.
@@ -61,13 +64,35 @@ type integrationConfig struct {
 	// adminKeyID and adminSecret are the function's credentials, which it
 	// signs its management API calls with (empty: a dummy pair).
 	adminKeyID, adminSecret string
+
+	// sqsEndpoint is the SQS server of the queued fan-out (--sqs-endpoint);
+	// empty: every publish is inline. fanoutInlineMax (--fanout-inline-max),
+	// callbackBudget (--callback-budget) and workerConcurrency
+	// (--worker-concurrency) shape it.
+	sqsEndpoint       string
+	fanoutInlineMax   int
+	callbackBudget    float64
+	workerConcurrency int
 }
 
 // integrationFlags registers the flags of the integrations.
 func integrationFlags(fs *flag.FlagSet, cfg *integrationConfig) {
 	fs.StringVar(&cfg.name, "integration", "relay", "where events go: relay (in process, fastest), lambda (API Gateway event JSON into the Lambda handler in process), or bootstrap=PATH (the same through a built Lambda bootstrap, as child processes)")
+	fs.StringVar(&cfg.sqsEndpoint, "sqs-endpoint", "", "SQS endpoint of the lambda and bootstrap integrations' queued fan-out, e.g. http://127.0.0.1:4100 (goaws); the integration creates the queue and polls it as Lambda's event source mapping would. Empty: every publish is delivered inline")
+	fs.IntVar(&cfg.fanoutInlineMax, "fanout-inline-max", awslambda.DefaultFanoutInlineMax, "with --sqs-endpoint, the most members a publish delivers inline; larger channels go through the queue (0: every publish)")
+	fs.Float64Var(&cfg.callbackBudget, "callback-budget", awslambda.DefaultCallbackBudget, "with --sqs-endpoint, the management API calls per second all fan-out workers together may make")
+	fs.IntVar(&cfg.workerConcurrency, "worker-concurrency", 2, "with --sqs-endpoint, how many queue batches are in the function at once (the event source mapping's maximum concurrency)")
 	fs.StringVar(&cfg.dynamoEndpoint, "dynamodb-endpoint", "", "DynamoDB endpoint of the lambda and bootstrap integrations, e.g. http://127.0.0.1:8000 (DynamoDB Local)")
 	fs.StringVar(&cfg.dynamoTable, "dynamodb-table", "monologue", "DynamoDB table of channel subscriptions, created when missing")
+}
+
+// inlineMax turns --fanout-inline-max into LocalOptions.FanoutInlineMax,
+// whose zero is the default and negative "every publish".
+func inlineMax(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // lambdaStage is the API stage the Lambda integrations present.
@@ -106,6 +131,10 @@ func newIntegration(cfg integrationConfig) (build func(*gateway.Gateway) (gatewa
 				Logger:             cfg.logger,
 				AccessKeyID:        cfg.adminKeyID,
 				SecretAccessKey:    cfg.adminSecret,
+				SQSEndpoint:        cfg.sqsEndpoint,
+				FanoutInlineMax:    inlineMax(cfg.fanoutInlineMax),
+				CallbackBudget:     cfg.callbackBudget,
+				WorkerConcurrency:  cfg.workerConcurrency,
 			})
 			if err != nil {
 				return nil, err
@@ -134,6 +163,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "public listener: WebSocket, POST /channels/{channel}, /healthz (port 0: any free port)")
+	fs.Float64Var(&cfg.callbackRateLimit, "callback-rate-limit", 0, "@connections requests per second the management listener accepts before answering 429, as API Gateway's account throttle (0: no limit)")
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "127.0.0.1:8081", "management listener: @connections API, /metrics, /healthz; keep it private (not loopback: needs --admin-access-key-id)")
 	fs.StringVar(&cfg.adminKeyID, "admin-access-key-id", "", "access key ID the management listener requires AWS Signature Version 4 with (service execute-api, any region), with --admin-secret-access-key; default $"+envAdminKeyID+"; none: no signature required")
 	fs.StringVar(&cfg.adminSecret, "admin-secret-access-key", "", "secret access key of --admin-access-key-id; prefer $"+envAdminSecret+", which other users cannot read in the process list")
@@ -253,6 +283,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		NewIntegration:   build,
 
 		AdminAccessKeyID:     cfg.adminKeyID,
+		CallbackRateLimit:    cfg.callbackRateLimit,
 		AdminSecretAccessKey: cfg.adminSecret,
 		AdminHosts:           cfg.adminHosts,
 	})

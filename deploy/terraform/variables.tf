@@ -40,3 +40,21 @@ variable "lambda_zip" {
   type        = string
   default     = null
 }
+
+variable "callback_budget" {
+  description = "PostToConnection calls per second all fan-out workers together may make: a share of the account's API Gateway budget (10,000 requests/s per Region by default, shared by every API and @connections call)."
+  type        = number
+  default     = 5000
+}
+
+variable "worker_concurrency" {
+  description = "Maximum concurrency of the fan-out queue's event source mapping (2 to 1000); each worker paces itself at callback_budget / worker_concurrency calls per second."
+  type        = number
+  default     = 10
+}
+
+variable "fanout_inline_max" {
+  description = "The most members a publish delivers inline; a larger channel goes through the fan-out queue, one job per bucket of members (0: every publish)."
+  type        = number
+  default     = 1000
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,23 @@ import (
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
+	"github.com/monologue-go/monologue/internal/sqslocal"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	code := dynamolocal.Run(m)
+	if spec := os.Getenv(holderEnv); spec != "" {
+		os.Exit(runHolder(spec))
+	}
+	code := m.Run()
+	dynamolocal.Stop()
+	sqslocal.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
+			code = 1
+		}
+	}
 	removeBootstrap()
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/internal/dynamolocal"
+	"github.com/monologue-go/monologue/internal/sqslocal"
 	"github.com/monologue-go/monologue/lambdaemu"
 )
 
@@ -24,10 +25,18 @@ var tables atomic.Int64
 // process when bootstrap is "", else the built bootstrap as child
 // processes — whose Sender is the real management API client pointed at
 // the gateway's admin listener and whose channels are in DynamoDB Local.
-func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Config) Server {
+//
+// With queued, publishes go through the fan-out queue on goaws (every
+// publish, whatever the channel's size), and a poller feeds its jobs to the
+// function as Lambda's event source mapping would.
+func startLambda(bootstrap func(t *testing.T) string, queued bool) func(t *testing.T, cfg Config) Server {
 	return func(t *testing.T, cfg Config) Server {
 		t.Helper()
 		endpoint := dynamolocal.Start(t)
+		var sqsEndpoint string
+		if queued {
+			sqsEndpoint = sqslocal.Start(t)
+		}
 		var path string
 		if bootstrap != nil {
 			path = bootstrap(t)
@@ -43,6 +52,8 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 					MaxMessageSize:     cfg.MaxMessageSize,
 					Bootstrap:          path,
 					Logger:             errorLogger,
+					SQSEndpoint:        sqsEndpoint,
+					FanoutInlineMax:    -1,
 				})
 				if err != nil {
 					return nil, err
@@ -57,13 +68,25 @@ func startLambda(bootstrap func(t *testing.T) string) func(t *testing.T, cfg Con
 // TestLambda runs the suite with every event going through the awslambda
 // handler in process, as API Gateway event JSON.
 func TestLambda(t *testing.T) {
-	Run(t, startLambda(nil))
+	Run(t, startLambda(nil, false))
+}
+
+// TestLambdaQueued runs the suite in process with every publish going
+// through the SQS fan-out queue and the worker.
+func TestLambdaQueued(t *testing.T) {
+	Run(t, startLambda(nil, true))
 }
 
 // TestBootstrap runs the suite through the real bootstrap binary, the
 // artifact that would be uploaded, speaking the Lambda Runtime API.
 func TestBootstrap(t *testing.T) {
-	Run(t, startLambda(buildBootstrap))
+	Run(t, startLambda(buildBootstrap, false))
+}
+
+// TestBootstrapQueued runs the suite through the bootstrap binary with
+// every publish going through the SQS fan-out queue.
+func TestBootstrapQueued(t *testing.T) {
+	Run(t, startLambda(buildBootstrap, true))
 }
 
 var (
