@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"fmt"
 	"testing"
 	"time"
@@ -61,7 +63,7 @@ func TestKillNode(t *testing.T) {
 
 	alive := func(w int) bool { return contains(survivors, tr.workers[w].slot) }
 	// Wait for what the surviving workers sent each other to arrive.
-	pollUntil(t, 10*time.Second, func() string {
+	poll.Until(t, 10*time.Second, func() string {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		for s := range tr.workers {

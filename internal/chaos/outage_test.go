@@ -15,6 +15,7 @@ import (
 	"github.com/monologue-go/monologue/cluster/clustertest"
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/gateway/gatewaytest"
+	"github.com/monologue-go/monologue/internal/poll"
 )
 
 // recoverWithin bounds how long after NATS returns the nodes reach each
@@ -42,7 +43,7 @@ func startInProcess(t *testing.T, backbone *clustertest.NATS, n int) []inProcess
 		node.Configure(&opts)
 		nodes = append(nodes, inProcessNode{node: node, srv: gatewaytest.Start(t, opts)})
 	}
-	pollUntil(t, 10*time.Second, func() string {
+	poll.Until(t, 10*time.Second, func() string {
 		for _, n := range nodes {
 			if live := len(n.node.Nodes()); live < len(nodes) {
 				return fmt.Sprintf("node %s knows %d live nodes of %d", n.node.Tag(), live, len(nodes))
@@ -187,7 +188,7 @@ func TestNATSOutage(t *testing.T) {
 	// internal: never gone, for these connections live.
 	for i := range nodes {
 		from, to := xs[i], xs[(i+1)%len(nodes)]
-		pollUntil(t, recoverWithin, func() string {
+		poll.Until(t, recoverWithin, func() string {
 			answers := from.roundTrip(t, fmt.Sprintf(`{"to":%q,"payload":"recovering"}`, to.id), frameTimeout)
 			if len(answers) == 0 {
 				return ""

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monologue-go/monologue/internal/poll"
 	"github.com/monologue-go/monologue/internal/testlog"
 )
 
@@ -326,7 +327,7 @@ func (c *procCluster) waitMesh(timeout time.Duration) {
 		}
 	}()
 	done := make(map[[2]int]bool)
-	pollUntil(c.t, timeout, func() string {
+	poll.Until(c.t, timeout, func() string {
 		for i, from := range probes {
 			for j, to := range probes {
 				if i == j || done[[2]int{i, j}] {

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"context"
 	"errors"
 	"fmt"
@@ -181,7 +183,7 @@ func TestRollingRestart(t *testing.T) {
 
 	// Calls succeed again, and every client receives every other's
 	// publications again.
-	pollUntil(t, 15*time.Second, func() string {
+	poll.Until(t, 15*time.Second, func() string {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, p := range peers {

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -111,7 +113,7 @@ func (tr *traffic) sync(t *testing.T, slots []int) {
 			w.c.mustSend(t, "whoami")
 		}
 	}
-	pollUntil(t, 10*time.Second, func() string {
+	poll.Until(t, 10*time.Second, func() string {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		for _, w := range tr.workers {

@@ -201,20 +201,3 @@ func errorCode(data []byte) string {
 	}
 	return f.Error.Code
 }
-
-// pollUntil calls fn every 20 ms until it returns "" or timeout passes,
-// and then fails with fn's last answer.
-func pollUntil(t testing.TB, timeout time.Duration, fn func() (notYet string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		why := fn()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done after %v: %s", timeout, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

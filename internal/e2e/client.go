@@ -436,23 +436,6 @@ func q(s string) string {
 	return string(b)
 }
 
-// pollUntil calls fn until it returns "" (done) or the deadline passes, and
-// then fails with fn's last answer.
-func pollUntil(t testing.TB, timeout time.Duration, fn func() (notYet string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		why := fn()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not done after %v: %s", timeout, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // pad returns a JSON string literal of exactly n bytes (n >= 2).
 func pad(n int) string {
 	return `"` + strings.Repeat("x", n-2) + `"`

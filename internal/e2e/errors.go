@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"strconv"
 	"strings"
 	"testing"
@@ -145,7 +147,7 @@ func testGoneClosed(t *testing.T, e *env) {
 	// The server notices the close asynchronously: until it has, a message
 	// to b is accepted silently; after, it must be gone, and stay gone.
 	n := 0
-	pollUntil(t, frameTimeout, func() string {
+	poll.Until(t, frameTimeout, func() string {
 		n++
 		id := strconv.Itoa(n)
 		req := `{"action":"sendmessage","to":` + q(b.id) + `,"payload":1,"id":` + id + `}`

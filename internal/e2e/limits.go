@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -174,7 +176,7 @@ func testRateLimited(t *testing.T, e *env) {
 	}
 	// The connection stays open and works again once the rate allows.
 	n := 0
-	pollUntil(t, 3*time.Second, func() string {
+	poll.Until(t, 3*time.Second, func() string {
 		n++
 		tag := q("after-" + strconv.Itoa(n))
 		c.send(t, `{"action":"loopback","payload":`+tag+`,"id":`+tag+`}`)

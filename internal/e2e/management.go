@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -166,7 +168,7 @@ func testConnectionsDelete(t *testing.T, e *env) {
 				t.Fatalf("DELETE %s: status %d, want 204 (body: %s)", u, status, body)
 			}
 			b.expectClose(t, -1, frameTimeout)
-			pollUntil(t, frameTimeout, func() string {
+			poll.Until(t, frameTimeout, func() string {
 				if status, _, _ := e.httpDo(t, http.MethodGet, u, nil, ""); status != http.StatusGone {
 					return "GET after DELETE: status " + http.StatusText(status)
 				}
@@ -195,7 +197,7 @@ func testConnectionsGone(t *testing.T, e *env) {
 	c := e.dial(t)
 	u := connectionURL(e.adminURL(c), "", c.ID(t))
 	c.close()
-	pollUntil(t, frameTimeout, func() string {
+	poll.Until(t, frameTimeout, func() string {
 		status, header, body := e.httpDo(t, http.MethodPost, u, nil, "late")
 		if status == http.StatusOK {
 			return "POST to a closed connection still answers 200"

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/monologue-go/monologue/internal/poll"
+
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -190,7 +192,7 @@ func testNameReleasedOnClose(t *testing.T, e *env) {
 	n := unique(t, "ephemeral")
 	claim(t, a, n)
 	a.close()
-	pollUntil(t, frameTimeout, func() string {
+	poll.Until(t, frameTimeout, func() string {
 		b.send(t, `{"to":"@`+n+`","payload":1,"id":5}`)
 		got := b.read(t, "a message to the closed holder's name")
 		if problem := checkError(got, errorWant{code: "gone", id: "5", to: "@" + n}); problem != "" {
