@@ -88,11 +88,10 @@ func (r *Relay) Handle(ctx context.Context, ev Event) error {
 	if frame.Whoami {
 		return r.reply(ctx, &ev, []byte(ev.ConnectionID))
 	}
-	serve, ok := routes[frame.Action]
-	if !ok {
-		return r.replyError(ctx, &ev, wire.NewError(wire.CodeUnknownAction, "unknown action "+quote(frame.Action)), frame.ID, "")
+	if ok, err := r.route(ctx, &ev, frame); ok {
+		return err
 	}
-	return serve(r, ctx, &ev, frame)
+	return r.replyError(ctx, &ev, wire.NewError(wire.CodeUnknownAction, "unknown action "+quote(frame.Action)), frame.ID, "")
 }
 
 // qualified is the stores' name for a tenant's channel or name.

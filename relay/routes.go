@@ -8,25 +8,35 @@ import (
 	"github.com/monologue-go/monologue/wire"
 )
 
-// route serves one action for the connection of ev. frame is ev's body,
-// parsed; a route must not keep it, nor ev, after it returns.
-type route func(r *Relay, ctx context.Context, ev *Event, frame *wire.Frame) error
-
-// routes maps each action ("" is a frame without one, the $default route)
-// to the method that serves it. A feature lives in a file of its own
-// (direct.go, channels.go, names.go) and is wired in here, and in
-// disconnect when it keeps state about a connection.
-var routes = map[string]route{
-	"":                     (*Relay).sendMessage,
-	wire.ActionSendMessage: (*Relay).sendMessage,
-	wire.ActionLoopback:    (*Relay).loopback,
-	wire.ActionSend:        (*Relay).echo,
-	wire.ActionSubscribe:   (*Relay).subscription,
-	wire.ActionUnsubscribe: (*Relay).subscription,
-	wire.ActionPublish:     (*Relay).publishFrame,
-	wire.ActionClaim:       (*Relay).claim,
-	wire.ActionRelease:     (*Relay).release,
-	wire.ActionPresence:    (*Relay).presence,
+// route serves ev's action ("" is a frame without one, the $default
+// route); ok is false for an action the protocol does not have. A feature
+// lives in a file of its own (direct.go, channels.go, names.go) and is wired
+// in here, and in disconnect when it keeps state about a connection.
+//
+// A switch of direct calls, not a table of functions: the actions are
+// interned by the parser, so the cases are a few comparisons; and a call
+// through a function value would make ev escape to the heap, an allocation
+// per message.
+func (r *Relay) route(ctx context.Context, ev *Event, frame *wire.Frame) (ok bool, err error) {
+	switch frame.Action {
+	case "", wire.ActionSendMessage:
+		return true, r.sendMessage(ctx, ev, frame)
+	case wire.ActionLoopback:
+		return true, r.loopback(ctx, ev, frame)
+	case wire.ActionSend:
+		return true, r.echo(ctx, ev, frame)
+	case wire.ActionSubscribe, wire.ActionUnsubscribe:
+		return true, r.subscription(ctx, ev, frame)
+	case wire.ActionPublish:
+		return true, r.publishFrame(ctx, ev, frame)
+	case wire.ActionClaim:
+		return true, r.claim(ctx, ev, frame)
+	case wire.ActionRelease:
+		return true, r.release(ctx, ev, frame)
+	case wire.ActionPresence:
+		return true, r.presence(ctx, ev, frame)
+	}
+	return false, nil
 }
 
 // disconnect forgets everything the relay's stores keep about a connection
