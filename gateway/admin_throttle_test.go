@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestCallbackRateLimit(t *testing.T) {
 	ok, limited := 0, 0
 	start := time.Now()
 	for time.Since(start) < 500*time.Millisecond {
-		resp, err := client.Post(s.admin+"/@connections/"+id, "application/json", strings.NewReader(`{}`))
+		resp, err := client.Post(s.admin+"/@connections/"+url.PathEscape(id), "application/json", strings.NewReader(`{}`))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -124,7 +124,7 @@ func (a *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.next.ServeHTTP(w, r)
 		return
 	}
-	browser := a.isBrowser(r.URL.Path)
+	browser := a.isBrowser(r.URL.EscapedPath())
 	if browser && a.basicAuthorized(r) {
 		a.next.ServeHTTP(w, r)
 		return
@@ -144,12 +144,16 @@ func (a *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// isBrowser reports whether path is a browser page's.
+// isBrowser reports whether path, the request's path as sent (escaped),
+// is a browser page's. It is the escaped path, so that a connection ID
+// with "//" in it (%2F%2F) does not look like a path to clean; dots are
+// decoded before the check, so that "/api/%2e%2e/…" is not under /api/.
 func (a *adminGuard) isBrowser(path string) bool {
 	if a.browser[path] {
 		return true
 	}
-	if cleaned := pathpkg.Clean(path); cleaned != path && cleaned+"/" != path {
+	dotted := dotDecoder.Replace(path)
+	if cleaned := pathpkg.Clean(dotted); cleaned != dotted && cleaned+"/" != dotted {
 		return false // "/api/../@connections/x" is not under /api/
 	}
 	for _, prefix := range a.browserPrefixes {
@@ -159,6 +163,9 @@ func (a *adminGuard) isBrowser(path string) bool {
 	}
 	return false
 }
+
+// dotDecoder decodes the escaped dots of a path.
+var dotDecoder = strings.NewReplacer("%2e", ".", "%2E", ".")
 
 // refuse answers 403 ForbiddenException and logs why.
 func (a *adminGuard) refuse(w http.ResponseWriter, r *http.Request, message string) {

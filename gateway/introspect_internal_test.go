@@ -14,17 +14,20 @@ func TestBrowserPrefixes(t *testing.T) {
 	g.log = g.opts.Logger
 	guard := g.newAdminGuard(nil, "/", "/api/*")
 	for path, want := range map[string]bool{
-		"/":                    true,
-		"/api/":                true,
-		"/api/connections":     true,
-		"/api/connections/x":   true,
-		"/api":                 false,
-		"/apix":                false,
-		"/@connections/x":      false,
-		"/x/":                  false,
-		"/api/../@connections": false,
-		"/api/./connections":   false,
-		"//api/connections":    false,
+		"/":                              true,
+		"/api/":                          true,
+		"/api/connections":               true,
+		"/api/connections/x":             true,
+		"/api":                           false,
+		"/apix":                          false,
+		"/@connections/x":                false,
+		"/x/":                            false,
+		"/api/../@connections":           false,
+		"/api/./connections":             false,
+		"//api/connections":              false,
+		"/api/connections/ab%2F%2Fcd%3D": true, // an ID with "//" in it
+		"/api/%2e%2e/@connections":       false,
+		"/api/%2E%2E/@connections":       false,
 	} {
 		if got := guard.isBrowser(path); got != want {
 			t.Errorf("isBrowser(%q) = %v, want %v", path, got, want)
