@@ -3,7 +3,9 @@ package relay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -275,5 +277,31 @@ func TestErrorsCountedWhenDelivered(t *testing.T) {
 	handle(t, r, "A", "$default", `{"action":"nope"}`)
 	if len(*counted) != 1 || (*counted)[0] != wire.CodeUnknownAction {
 		t.Fatalf("counted %v, want the one delivered unknown_action", *counted)
+	}
+}
+
+// TestPresenceListCut: presence counts every member but lists at most
+// MaxListed; count > len(members) says the list was cut.
+func TestPresenceListCut(t *testing.T) {
+	rec := relaytest.NewRecorder("A")
+	store := channels.NewMemory(0)
+	r := relay.New(relay.Options{Sender: rec, Channels: store})
+	const members = relay.MaxListed + 5
+	for i := range members {
+		if err := store.Subscribe(context.Background(), "big", fmt.Sprintf("c%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handle(t, r, "A", "presence", `{"action":"presence","channel":"big"}`)
+	var p struct {
+		Count   int
+		Members []string
+	}
+	frames := rec.Take("A")
+	if len(frames) != 1 || json.Unmarshal([]byte(frames[0]), &p) != nil {
+		t.Fatalf("presence reply %v", frames)
+	}
+	if p.Count != members || len(p.Members) != relay.MaxListed {
+		t.Fatalf("count %d with %d listed, want %d with %d", p.Count, len(p.Members), members, relay.MaxListed)
 	}
 }
