@@ -37,6 +37,10 @@ func runFanout(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts
 	epoch := time.Now()
 	maxMessages := max(1024, fanoutDeliveries/spec.N)
 	counts := make([]atomic.Int32, maxMessages)
+	// finished counts the deliveries of a message that have been fully
+	// accounted for; the last one frees the message's window slot, so the
+	// drain never reads delivered while a delivery is half recorded.
+	finished := make([]atomic.Int32, maxMessages)
 	window := make(chan struct{}, spec.K)
 	var (
 		measuredFrom atomic.Uint64 // first measured sequence number
@@ -82,8 +86,8 @@ func runFanout(ctx context.Context, drivers []driver, srv gauge, spec Spec, opts
 				s.Unlock()
 				delivered.Add(1)
 			}
-			if n == int32(spec.N) {
-				<-window // the message is complete: free its slot (last, so the drain sees it counted)
+			if finished[seq].Add(1) == int32(spec.N) {
+				<-window // the message is complete and counted: free its slot
 			}
 		}
 	}

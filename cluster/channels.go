@@ -35,6 +35,7 @@ type Channels struct {
 	mu      sync.Mutex
 	subs    map[string]*nats.Subscription // channel -> interest
 	ready   map[string]chan struct{}      // channel -> closed once the others know of the interest
+	cutting map[string]chan struct{}      // channel -> its ready, while publications made before the interest are still arriving
 	watched map[string]*watched           // watchers' store: channel -> members elsewhere
 }
 
@@ -51,7 +52,7 @@ var (
 
 func newChannels(n *Node, kind string, maxPerConnection int) *Channels {
 	c := &Channels{node: n, kind: kind, subs: make(map[string]*nats.Subscription),
-		ready: make(map[string]chan struct{}), watched: make(map[string]*watched)}
+		ready: make(map[string]chan struct{}), cutting: make(map[string]chan struct{}), watched: make(map[string]*watched)}
 	c.mem = channels.New(channels.Options{MaxPerConnection: maxPerConnection, OnChannel: c.interest})
 	return c
 }
@@ -99,6 +100,7 @@ func (c *Channels) interest(channel string, occupied bool) {
 			delete(c.subs, channel)
 		}
 		delete(c.ready, channel)
+		delete(c.cutting, channel)
 		delete(c.watched, channel)
 		return
 	}
@@ -110,11 +112,18 @@ func (c *Channels) interest(channel string, occupied bool) {
 	c.subs[channel] = sub
 	ready := make(chan struct{})
 	c.ready[channel] = ready
+	c.cutting[channel] = ready
 	if c.kind == "w." {
 		c.watched[channel] = &watched{remote: make(map[string]bool)}
 	}
 	go func() {
-		c.node.barrier(c.node.ctx)
+		c.node.runCut(func() {
+			c.mu.Lock()
+			if c.cutting[channel] == ready {
+				delete(c.cutting, channel)
+			}
+			c.mu.Unlock()
+		})
 		if c.kind == "w." {
 			c.learnRemoteMembers(channel)
 		}
@@ -236,8 +245,8 @@ func (c *Channels) fanOut(subject string, data []byte) {
 		c.node.log.Warn("malformed publication from another node", "err", err)
 		return
 	}
+	c.mu.Lock()
 	if p.member != "" {
-		c.mu.Lock()
 		if w := c.watched[string(channel)]; w != nil {
 			w.label, w.tenant = p.label, p.tenant
 			if p.joined {
@@ -246,7 +255,11 @@ func (c *Channels) fanOut(subject string, data []byte) {
 				delete(w.remote, p.member)
 			}
 		}
-		c.mu.Unlock()
+	}
+	early := c.cutting[string(channel)] != nil
+	c.mu.Unlock()
+	if early {
+		return // made before this node's interest: its members subscribed after it
 	}
 	c.fanOutLocal(c.node.ctx, string(channel), p.tenant, p.skip, p.frame)
 }

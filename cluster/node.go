@@ -96,7 +96,8 @@ type Node struct {
 
 	subs       []*nats.Subscription
 	deliveries *nats.Subscription // this node's delivery subject
-	inbound    chan *nats.Msg     // channel publications, in order
+	inbound    chan *nats.Msg     // channel publications and cut answers, in order
+	cuts       cuts
 	ctx        context.Context
 	cancel     context.CancelFunc
 	done       sync.WaitGroup
@@ -141,6 +142,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		n.cancel()
 		n.unsubscribe()
 		return nil, err
+	}
+	if err := n.subscribeCuts(); err != nil {
+		n.cancel()
+		n.unsubscribe()
+		return nil, fmt.Errorf("cluster: subscribe to cut answers: %w", err)
 	}
 	n.channels = newChannels(n, "c.", opts.MaxSubscriptionsPerConnection)
 	n.watchers = newChannels(n, "w.", opts.MaxSubscriptionsPerConnection)
@@ -277,7 +283,9 @@ func (n *Node) serveInbound() {
 		case <-n.ctx.Done():
 			return
 		case m := <-n.inbound:
-			if strings.HasPrefix(m.Subject, n.prefix+n.watchers.kind) {
+			if n.isCutAnswer(m) {
+				n.onCutAnswer(m.Subject)
+			} else if strings.HasPrefix(m.Subject, n.prefix+n.watchers.kind) {
 				n.watchers.fanOut(m.Subject, m.Data)
 			} else {
 				n.channels.fanOut(m.Subject, m.Data)

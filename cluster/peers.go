@@ -287,16 +287,6 @@ func (n *Node) join(ctx context.Context) error {
 	return n.nc.FlushTimeout(n.opts.RequestTimeout)
 }
 
-// barrier returns once every live node has seen what this node sent NATS
-// before it (a subscription, above all: NATS tells the other servers of an
-// interest asynchronously, but in order with later messages), or after
-// RequestTimeout.
-func (n *Node) barrier(ctx context.Context) {
-	if want := n.peers.count(); want > 0 {
-		n.gather(ctx, subjectSync, nil, want, n.opts.RequestTimeout, func(*nats.Msg) {})
-	}
-}
-
 // rollCall asks the live nodes for a heartbeat and waits a short while for
 // their answers.
 func (n *Node) rollCall(ctx context.Context) {
