@@ -22,10 +22,12 @@ func (n *Node) Configure(opts *gateway.Options, closers ...func() error) {
 		ro.Channels = n.Channels()
 		ro.Watchers = n.Watchers()
 		ro.Names = n.Names()
+		r := relay.New(ro)
+		n.pipe.deferrer = r // before Attach: nothing is sent before
 		if err := n.Attach(gw); err != nil {
 			return nil, err
 		}
-		return &integration{Relay: relay.New(ro), node: n, closers: closers}, nil
+		return &integration{Relay: r, node: n, closers: closers}, nil
 	}
 }
 

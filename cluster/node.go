@@ -98,6 +98,7 @@ type Node struct {
 	deliveries *nats.Subscription // this node's delivery subject
 	inbound    chan *nats.Msg     // channel publications and cut answers, in order
 	cuts       cuts
+	pipe       *pipeline
 	ctx        context.Context
 	cancel     context.CancelFunc
 	done       sync.WaitGroup
@@ -148,6 +149,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		n.unsubscribe()
 		return nil, fmt.Errorf("cluster: subscribe to cut answers: %w", err)
 	}
+	n.pipe = newPipeline(n)
 	n.channels = newChannels(n, "c.", opts.MaxSubscriptionsPerConnection)
 	n.watchers = newChannels(n, "w.", opts.MaxSubscriptionsPerConnection)
 	n.names = newNames(n, opts.MaxNamesPerConnection)
@@ -188,6 +190,9 @@ func (n *Node) Attach(local Local) error {
 		return fmt.Errorf("cluster: subscribe to deliveries: %w", err)
 	}
 	n.subs = append(n.subs, n.deliveries)
+	if err := n.pipe.start(); err != nil {
+		return err
+	}
 	n.self.Store(&selfBeat{tag: n.tag, started: n.started, attached: true})
 	manage, err := n.nc.Subscribe(n.manageSubject(n.tag), n.onManage)
 	if err != nil {

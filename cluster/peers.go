@@ -42,6 +42,7 @@ type peers struct {
 	mu   sync.RWMutex
 	seen map[wire.NodeTag]peer
 	dead map[wire.NodeTag]time.Time // when each was taken for dead
+	bye  map[wire.NodeTag]bool      // the dead that said goodbye
 	// lines are the lifelines of the nodes requests are in flight to: each
 	// ends when its node is found gone, and so do the requests.
 	lines map[wire.NodeTag]*lifeline
@@ -73,6 +74,7 @@ func newPeers(deadAfter time.Duration) *peers {
 		deadAfter: deadAfter,
 		seen:      make(map[wire.NodeTag]peer),
 		dead:      make(map[wire.NodeTag]time.Time),
+		bye:       make(map[wire.NodeTag]bool),
 		lines:     make(map[wire.NodeTag]*lifeline),
 	}
 }
@@ -117,6 +119,7 @@ func (p *peers) heard(t wire.NodeTag, b beat) {
 	p.mu.Lock()
 	p.seen[t] = peer{beat: b, at: time.Now()}
 	delete(p.dead, t)
+	delete(p.bye, t)
 	p.mu.Unlock()
 }
 
@@ -137,6 +140,7 @@ func (p *peers) left(t wire.NodeTag) {
 	p.mu.Lock()
 	delete(p.seen, t)
 	p.dead[t] = time.Now()
+	p.bye[t] = true
 	if line := p.lines[t]; line != nil {
 		line.left.Store(true)
 	}
@@ -162,6 +166,13 @@ func (p *peers) alive(t wire.NodeTag) bool {
 	seen, ok := p.seen[t]
 	p.mu.RUnlock()
 	return ok && p.fresh(seen.at)
+}
+
+// saidBye reports whether t is dead and said goodbye first.
+func (p *peers) saidBye(t wire.NodeTag) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.bye[t]
 }
 
 // isDead reports whether t is dead: heard of, but not recently; or gone.
@@ -225,6 +236,7 @@ func (p *peers) forgetDead() []wire.NodeTag {
 	for t, at := range p.dead {
 		if now.Sub(at) > deadMemory {
 			delete(p.dead, t)
+			delete(p.bye, t)
 		}
 	}
 	return dead

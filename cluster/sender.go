@@ -35,6 +35,9 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
 	if n.isLocal(d.To) {
+		if d.From == d.To {
+			n.pipe.wait(ctx, d.From) // a reply comes after the outcomes of what its connection sent
+		}
 		return n.local.Send(ctx, d)
 	}
 	tag, ok := wire.TagOf(d.To)
@@ -43,6 +46,12 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	}
 	if err := n.unreachable(tag, d.To); err != nil {
 		return err
+	}
+	if deferred, err := n.pipe.send(ctx, tag, d); deferred {
+		return err
+	}
+	if d.From != "" {
+		n.pipe.wait(ctx, d.From) // after the deferred deliveries its sender made before
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})

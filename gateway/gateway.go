@@ -167,6 +167,19 @@ func (g *Gateway) post(ctx context.Context, c *conn, data []byte) error {
 	return c.send(data, ctx.Value(batchKey{}) != nil)
 }
 
+// MoreToFollow returns ctx marked so that a frame sent under it is queued
+// for its connection's writer, which writes it together with the frames
+// that follow, instead of being written at once: for a caller that has
+// more deliveries to make right away (a node handing on a batch that
+// arrived from another node).
+func MoreToFollow(ctx context.Context) context.Context {
+	return context.WithValue(ctx, batchKey{}, true)
+}
+
+// MoreFollows reports whether ctx is marked by MoreToFollow, or is that
+// of a message its connection's reader handles with more right behind it.
+func MoreFollows(ctx context.Context) bool { return ctx.Value(batchKey{}) != nil }
+
 // batchKey marks the context of a message that more messages from the same
 // reader follow at once. Frames sent under it are queued for the writer
 // goroutine, which runs once the reader has handled them all and writes

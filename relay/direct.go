@@ -38,14 +38,32 @@ func (r *Relay) direct(ctx context.Context, ev *Event, frame *wire.Frame, to str
 	}
 	bp := r.bufs.Get().(*[]byte)
 	buf := wire.AppendDirect((*bp)[:0], to, from, frame.Payload)
-	err := r.opts.Sender.Send(ctx, Delivery{To: to, Tenant: ev.Identity.Tenant, Frame: buf})
+	err := r.opts.Sender.Send(ctx, Delivery{To: to, Tenant: ev.Identity.Tenant, Frame: buf,
+		From: from, ID: frame.ID, Deferrable: to != from})
 	*bp = buf
 	r.bufs.Put(bp)
 	if err == nil {
 		return nil
 	}
+	return r.undelivered(ctx, ev, err, frame.ID, to)
+}
+
+var _ Deferrer = (*Relay)(nil)
+
+// undelivered answers ev's client about a direct message to "to" that
+// failed with err.
+func (r *Relay) undelivered(ctx context.Context, ev *Event, err error, id []byte, to string) error {
 	if errors.Is(err, wire.ErrGone) {
 		err = wire.NewError(wire.CodeGone, "no connection "+quote(to))
 	}
-	return r.replyError(ctx, ev, err, frame.ID, to)
+	return r.replyError(ctx, ev, err, id, to)
+}
+
+// Undelivered answers d.From about the deferred delivery d, which failed
+// with err, with the error frame it would have had at once.
+func (r *Relay) Undelivered(ctx context.Context, d Delivery, err error) {
+	ev := Event{ConnectionID: d.From, Identity: Identity{Tenant: d.Tenant}}
+	if rerr := r.undelivered(ctx, &ev, err, d.ID, d.To); rerr != nil {
+		r.log.ErrorContext(ctx, "relay: answer a deferred delivery", "connection", d.From, "err", rerr)
+	}
 }

@@ -85,7 +85,7 @@ func (r *Relay) toName(ctx context.Context, ev *Event, frame *wire.Frame, to str
 		}
 		bp := r.bufs.Get().(*[]byte)
 		buf := wire.AppendDirectVia((*bp)[:0], holder, from, to, frame.Payload)
-		err := r.opts.Sender.Send(ctx, Delivery{To: holder, Tenant: ev.Identity.Tenant, Frame: buf})
+		err := r.opts.Sender.Send(ctx, Delivery{To: holder, Tenant: ev.Identity.Tenant, Frame: buf, From: ev.ConnectionID})
 		*bp = buf
 		r.bufs.Put(bp)
 		if err == nil {

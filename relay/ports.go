@@ -25,6 +25,29 @@ type Delivery struct {
 	// Frame is the text frame to deliver. The Sender must not keep it after
 	// Send returns.
 	Frame []byte
+	// From is the connection whose frame caused the delivery, "" when none
+	// did (an HTTP publish, an event). A reply or an error frame has From
+	// equal to To.
+	From string
+	// ID is the id of the frame that caused the delivery, for an error
+	// frame about it. The Sender must not keep it after Send returns.
+	ID []byte
+	// Deferrable says that the relay can be told of the delivery's failure
+	// after Send has returned (see [Deferrer]).
+	Deferrable bool
+}
+
+// A Deferrer is told of the failure of a deferrable delivery that its
+// Sender returned from before it knew the outcome, as a node does that
+// hands a frame to the node holding its target without waiting for an
+// answer. Such a Sender keeps each connection's order: a frame the relay
+// sends a connection because of its own frame (From equal to To) comes
+// after the error frames about the deliveries that connection caused
+// before. *Relay is a Deferrer.
+type Deferrer interface {
+	// Undelivered answers d.From as the relay would have had Send returned
+	// err for d.
+	Undelivered(ctx context.Context, d Delivery, err error)
 }
 
 // Sender posts a frame to a connection, like API Gateway's PostToConnection.

@@ -12,7 +12,7 @@ import (
 // connection that has gone is dropped: there is nobody left to tell.
 func (r *Relay) reply(ctx context.Context, ev *Event, data []byte) error {
 	connectionID := ev.ConnectionID
-	err := r.opts.Sender.Send(ctx, Delivery{To: connectionID, Tenant: ev.Identity.Tenant, Frame: data})
+	err := r.opts.Sender.Send(ctx, Delivery{To: connectionID, Tenant: ev.Identity.Tenant, Frame: data, From: connectionID})
 	if err == nil || errors.Is(err, wire.ErrGone) {
 		return nil
 	}
@@ -51,7 +51,7 @@ func (r *Relay) replyError(ctx context.Context, ev *Event, err error, id []byte,
 	}
 	bp := r.bufs.Get().(*[]byte)
 	frame := r.errorFrame((*bp)[:0], werr.Code, message, id, to)
-	sendErr := r.opts.Sender.Send(ctx, Delivery{To: ev.ConnectionID, Tenant: ev.Identity.Tenant, Frame: frame})
+	sendErr := r.opts.Sender.Send(ctx, Delivery{To: ev.ConnectionID, Tenant: ev.Identity.Tenant, Frame: frame, From: ev.ConnectionID})
 	*bp = frame
 	r.bufs.Put(bp)
 	switch {

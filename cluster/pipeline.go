@@ -1,0 +1,612 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// A node hands a direct message for a connection of another live node to
+// that node without waiting for the outcome: the relay's reader goes on to
+// the sender's next frame at once, and many deliveries share a write and a
+// NATS message's processing instead of each paying a round trip.
+//
+// The deliveries to each node form a stream numbered from 1. The receiving
+// node delivers them in order and, at the end of each batch it has
+// received (or every reportEvery), reports back the last number it has
+// handled and which of them failed (gone, rate limited, another tenant) or
+// never arrived (a gap in the numbers). The sending node keeps each
+// delivery until it is reported on: a failure is answered to its sender
+// with the error frame the relay would have sent at once; a delivery not
+// reported on within RequestTimeout, or to a node found dead, is answered
+// internal (it may have arrived), and gone when the node said goodbye
+// (it closed its connections first).
+//
+// Replies keep their place: a frame the relay sends a connection because of
+// its own frame (a reply, an error frame) waits until the deliveries that
+// connection made before are reported on, so "gone" for a message comes
+// before the answer to the frame the client sent after it.
+
+// maxOutstanding bounds the deliveries to one node not yet reported on;
+// past it a delivery answers rate_limited.
+const maxOutstanding = 1 << 16
+
+// reportEvery bounds how many deliveries a node handles before it reports,
+// when they keep coming without a pause.
+const reportEvery = 256
+
+// sweepEvery is how often a node looks for deliveries that have waited too
+// long for their report, or whose node has died.
+const sweepEvery = 50 * time.Millisecond
+
+// pipeline is a node's deferred deliveries: those it sends (streams, holds)
+// and those it receives (origins).
+type pipeline struct {
+	n        *Node
+	deferrer relay.Deferrer // nil: every delivery is synchronous
+
+	mu      sync.Mutex
+	streams map[wire.NodeTag]*stream
+
+	holds [holdShards]holdShard
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed when a hold is lifted
+
+	resolving context.Context // marks the error frames of failed deliveries
+	batch     context.Context // the node's context, with more deliveries to follow
+
+	origins map[wire.NodeTag]*origin // on the receiving goroutine only
+	inbox   *nats.Subscription
+}
+
+// stream is what a node has sent another node and not yet had reported.
+type stream struct {
+	tag     wire.NodeTag
+	subject string
+
+	mu      sync.Mutex // orders numbering with publishing
+	next    uint64     // the number of the last delivery sent
+	records []record   // deliveries not reported on, in order, from head
+	head    int
+	buf     []byte // the batch not yet published: [origin][first number][to, tenant, frame]...
+	kicked  bool   // the flusher has been asked to publish the batch
+
+	kick chan struct{} // wakes the flusher
+	done chan struct{} // closed when the stream is dropped
+
+	checking atomic.Bool // a check whether the node listens is under way
+
+	resolveMu sync.Mutex // one resolution at a time, in order
+	batch     []record   // scratch, under resolveMu
+}
+
+// record is a delivery waiting for its report.
+type record struct {
+	seq              uint64
+	from, to, tenant string
+	id               []byte
+	sent             time.Time
+}
+
+// hold is a connection's last delivery to a node that is not reported on.
+type hold struct {
+	tag wire.NodeTag
+	seq uint64
+}
+
+const holdShards = 64
+
+type holdShard struct {
+	mu sync.Mutex
+	m  map[string][]hold
+}
+
+// origin is what a receiving node has handled of another node's stream.
+type origin struct {
+	last     uint64 // the last number handled
+	reported uint64 // the last number reported
+	failures []byte // encoded failures since the last report
+	count    int    // failures encoded
+	scratch  []byte // the report being built
+}
+
+type resolvingKey struct{}
+
+func newPipeline(n *Node) *pipeline {
+	p := &pipeline{n: n, streams: make(map[wire.NodeTag]*stream), changed: make(chan struct{}),
+		origins: make(map[wire.NodeTag]*origin)}
+	p.resolving = context.WithValue(n.ctx, resolvingKey{}, true)
+	p.batch = gateway.MoreToFollow(n.ctx)
+	for i := range p.holds {
+		p.holds[i].m = make(map[string][]hold)
+	}
+	return p
+}
+
+func (n *Node) queueSubject(t wire.NodeTag) string  { return n.prefix + "n." + t.String() + ".q" }
+func (n *Node) reportSubject(t wire.NodeTag) string { return n.prefix + "n." + t.String() + ".r" }
+
+// start subscribes to the deliveries other nodes defer to this node and to
+// the reports on this node's own, and sweeps.
+func (p *pipeline) start() error {
+	n := p.n
+	sub, err := n.nc.Subscribe(n.queueSubject(n.tag), p.onQueued)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to deferred deliveries: %w", err)
+	}
+	p.inbox = sub
+	n.subs = append(n.subs, sub)
+	reports, err := n.nc.Subscribe(n.reportSubject(n.tag), p.onReport)
+	if err != nil {
+		return fmt.Errorf("cluster: subscribe to delivery reports: %w", err)
+	}
+	n.subs = append(n.subs, reports)
+	n.done.Go(p.sweep)
+	return nil
+}
+
+// send sends d to node tag without waiting, and reports whether it did; a
+// delivery it does not take is sent synchronously. Deliveries to a node
+// share NATS messages: while the reader that calls it has more messages to
+// handle (gateway.MoreFollows), a delivery waits in the stream's batch for
+// the next that does not, or for the stream's flusher.
+func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery) (bool, error) {
+	if p.deferrer == nil || !d.Deferrable || d.From == "" || !p.n.peers.alive(tag) || !p.n.connected() {
+		return false, nil
+	}
+	st := p.stream(tag)
+	st.mu.Lock()
+	if len(st.records)-st.head >= maxOutstanding {
+		st.mu.Unlock()
+		return true, wire.NewError(wire.CodeRateLimited, "too many messages in flight to another node")
+	}
+	var failed uint64 // the last of a batch NATS refused
+	var err error
+	if len(st.buf) > 0 && len(st.buf)+len(d.Frame) > maxBatchBytes {
+		failed, err = st.flushLocked(p.n.nc)
+	}
+	seq := st.next + 1
+	if len(st.buf) == 0 {
+		st.buf = appendField(st.buf, []byte(p.n.tag.String()))
+		st.buf = binary.AppendUvarint(st.buf, seq)
+	}
+	st.buf = appendField(st.buf, []byte(d.To))
+	st.buf = appendField(st.buf, []byte(d.Tenant))
+	st.buf = appendField(st.buf, d.Frame)
+	st.next = seq
+	var id []byte
+	if d.ID != nil {
+		id = append([]byte(nil), d.ID...)
+	}
+	if st.head > 0 && st.head == len(st.records) {
+		st.records, st.head = st.records[:0], 0
+	}
+	st.records = append(st.records, record{seq: seq, from: d.From, to: d.To, tenant: d.Tenant, id: id, sent: time.Now()})
+	p.hold(d.From, tag, seq)
+	if gateway.MoreFollows(ctx) {
+		if !st.kicked {
+			st.kicked = true
+			select {
+			case st.kick <- struct{}{}:
+			default:
+			}
+		}
+	} else if last, ferr := st.flushLocked(p.n.nc); ferr != nil {
+		failed, err = last, ferr
+	}
+	st.mu.Unlock()
+	if err != nil {
+		p.refused(st, failed, err)
+	}
+	return true, nil
+}
+
+// maxBatchBytes bounds the deliveries that share a NATS message, short of
+// one that is larger on its own.
+const maxBatchBytes = 64 << 10
+
+// flushLocked publishes the stream's batch. When NATS refuses it (its
+// connection is down), it returns the number of the batch's last delivery
+// and the error. The caller holds st.mu.
+func (st *stream) flushLocked(nc *nats.Conn) (uint64, error) {
+	if len(st.buf) == 0 {
+		return 0, nil
+	}
+	err := nc.Publish(st.subject, st.buf)
+	st.buf = st.buf[:0]
+	if err != nil {
+		return st.next, err
+	}
+	return 0, nil
+}
+
+// refused answers the deliveries up to last, which include a batch NATS
+// would not take: their reports cannot come either (the connection to NATS
+// is down), so every one of them may or may not have arrived.
+func (p *pipeline) refused(st *stream, last uint64, err error) {
+	p.resolve(st, last, false, func(*record) error {
+		return fmt.Errorf("cluster: deliver through node %s: %w", st.tag, errors.Join(ErrBackbone, err))
+	})
+}
+
+// flush publishes a stream's batch whenever a delivery leaves one behind.
+func (p *pipeline) flush(st *stream) {
+	for {
+		select {
+		case <-st.kick:
+		case <-st.done:
+			return
+		case <-p.n.ctx.Done():
+			return
+		}
+		st.mu.Lock()
+		st.kicked = false
+		last, err := st.flushLocked(p.n.nc)
+		st.mu.Unlock()
+		if err != nil {
+			p.refused(st, last, err)
+		}
+	}
+}
+
+func (p *pipeline) stream(tag wire.NodeTag) *stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.streams[tag]
+	if st == nil {
+		st = &stream{tag: tag, subject: p.n.queueSubject(tag), kick: make(chan struct{}, 1), done: make(chan struct{})}
+		p.streams[tag] = st
+		p.n.done.Go(func() { p.flush(st) })
+	}
+	return st
+}
+
+func (p *pipeline) shard(connectionID string) *holdShard {
+	h := uint32(2166136261)
+	for i := 0; i < len(connectionID); i++ {
+		h = (h ^ uint32(connectionID[i])) * 16777619
+	}
+	return &p.holds[h%holdShards]
+}
+
+// hold notes that connectionID's last delivery to tag is seq.
+func (p *pipeline) hold(connectionID string, tag wire.NodeTag, seq uint64) {
+	s := p.shard(connectionID)
+	s.mu.Lock()
+	hs := s.m[connectionID]
+	for i := range hs {
+		if hs[i].tag == tag {
+			hs[i].seq = seq
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.m[connectionID] = append(hs, hold{tag, seq})
+	s.mu.Unlock()
+}
+
+// lift ends the hold of r's sender on r's stream when r is its last
+// delivery there, and reports whether it did.
+func (p *pipeline) lift(tag wire.NodeTag, r *record) bool {
+	s := p.shard(r.from)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hs := s.m[r.from]
+	for i := range hs {
+		if hs[i].tag == tag && hs[i].seq == r.seq {
+			hs[i] = hs[len(hs)-1]
+			if hs = hs[:len(hs)-1]; len(hs) == 0 {
+				delete(s.m, r.from)
+			} else {
+				s.m[r.from] = hs
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pipeline) held(connectionID string) bool {
+	s := p.shard(connectionID)
+	s.mu.Lock()
+	_, ok := s.m[connectionID]
+	s.mu.Unlock()
+	return ok
+}
+
+// wait returns once connectionID's deferred deliveries are all reported on
+// (or answered by the sweep), or ctx ends. The error frames of failed
+// deliveries themselves do not wait.
+func (p *pipeline) wait(ctx context.Context, connectionID string) {
+	if p.deferrer == nil || !p.held(connectionID) || ctx.Value(resolvingKey{}) != nil {
+		return
+	}
+	for {
+		p.changedMu.Lock()
+		changed := p.changed
+		p.changedMu.Unlock()
+		if !p.held(connectionID) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-p.n.ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *pipeline) lifted() {
+	p.changedMu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.changedMu.Unlock()
+}
+
+// resolve takes st's deliveries up to seq (all of them when all) off its
+// books, answers the failed ones (failure returns their error, nil when
+// delivered), and lifts the holds they ended.
+func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*record) error) {
+	st.resolveMu.Lock()
+	defer st.resolveMu.Unlock()
+	st.mu.Lock()
+	end := st.head
+	for end < len(st.records) && (all || st.records[end].seq <= seq) {
+		end++
+	}
+	st.batch = append(st.batch[:0], st.records[st.head:end]...)
+	clear(st.records[st.head:end])
+	st.head = end
+	st.mu.Unlock()
+	if len(st.batch) == 0 {
+		return
+	}
+	lifted := false
+	for i := range st.batch {
+		r := &st.batch[i]
+		if err := failure(r); err != nil {
+			p.deferrer.Undelivered(p.resolving, relay.Delivery{From: r.from, To: r.to, Tenant: r.tenant, ID: r.id}, err)
+		}
+		if p.lift(st.tag, r) {
+			lifted = true
+		}
+	}
+	clear(st.batch)
+	if lifted {
+		p.lifted()
+	}
+}
+
+// onReport resolves the deliveries another node reports on:
+// [reporter tag][last number][failures: first, last, code, message]...
+func (p *pipeline) onReport(m *nats.Msg) {
+	tagField, b, err := readField(m.Data)
+	if err != nil {
+		return
+	}
+	tag, ok := wire.ParseNodeTag(string(tagField))
+	if !ok {
+		return
+	}
+	last, k := binary.Uvarint(b)
+	if k <= 0 {
+		return
+	}
+	b = b[k:]
+	p.mu.Lock()
+	st := p.streams[tag]
+	p.mu.Unlock()
+	if st == nil {
+		return
+	}
+	type failed struct {
+		first, last uint64
+		err         error
+	}
+	var fails []failed
+	for len(b) > 0 {
+		first, k1 := binary.Uvarint(b)
+		if k1 <= 0 {
+			return
+		}
+		end, k2 := binary.Uvarint(b[k1:])
+		if k2 <= 0 {
+			return
+		}
+		var code, message []byte
+		if code, b, err = readField(b[k1+k2:]); err != nil {
+			return
+		}
+		if message, b, err = readField(b); err != nil {
+			return
+		}
+		fails = append(fails, failed{first, end, wire.NewError(wire.Code(code), string(message))})
+	}
+	p.resolve(st, last, false, func(r *record) error {
+		for _, f := range fails {
+			if r.seq >= f.first && r.seq <= f.last {
+				return f.err
+			}
+		}
+		return nil
+	})
+}
+
+// sweep answers the deliveries that wait too long for their report, or
+// whose node has died or left.
+func (p *pipeline) sweep() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		streams := make([]*stream, 0, len(p.streams))
+		for _, st := range p.streams {
+			streams = append(streams, st)
+		}
+		p.mu.Unlock()
+		for _, st := range streams {
+			p.sweepStream(st)
+		}
+	}
+}
+
+func (p *pipeline) sweepStream(st *stream) {
+	st.mu.Lock()
+	pending := len(st.records) - st.head
+	var oldest time.Time
+	if pending > 0 {
+		oldest = st.records[st.head].sent
+	}
+	st.mu.Unlock()
+	if pending == 0 {
+		if p.n.peers.isDead(st.tag) {
+			p.mu.Lock()
+			if p.streams[st.tag] == st {
+				delete(p.streams, st.tag)
+				close(st.done)
+			}
+			p.mu.Unlock()
+		}
+		return
+	}
+	n := p.n
+	left := n.peers.saidBye(st.tag)
+	switch {
+	case left && time.Since(oldest) < listenCheck:
+		// A node that leaves has closed its connections, and reports on
+		// what it handled until it stops listening.
+	case left || n.peers.isDead(st.tag):
+		p.resolve(st, 0, true, func(r *record) error {
+			if left {
+				return goneError(r.to)
+			}
+			return fmt.Errorf("the node went away with the message in flight: %w", ErrBackbone)
+		})
+	case time.Since(oldest) >= n.opts.RequestTimeout:
+		cutoff := time.Now().Add(-n.opts.RequestTimeout)
+		st.mu.Lock()
+		var seq uint64
+		for i := st.head; i < len(st.records) && st.records[i].sent.Before(cutoff); i++ {
+			seq = st.records[i].seq
+		}
+		st.mu.Unlock()
+		p.resolve(st, seq, false, func(*record) error {
+			return fmt.Errorf("no report from node %s within %v: %w", st.tag, n.opts.RequestTimeout, ErrBackbone)
+		})
+	case time.Since(oldest) >= listenCheck && st.checking.CompareAndSwap(false, true):
+		// A node killed a moment ago drops what is sent to it without a
+		// word: ask whether it still listens, as a request would.
+		go func() {
+			defer st.checking.Store(false)
+			ctx, cancel := context.WithTimeout(n.ctx, n.opts.RequestTimeout)
+			defer cancel()
+			n.checkListens(ctx, st.tag)
+		}()
+	}
+}
+
+// onQueued delivers a deferred delivery from another node, in order, and
+// reports at the end of each batch.
+func (p *pipeline) onQueued(m *nats.Msg) {
+	tagField, b, err := readField(m.Data)
+	if err != nil {
+		return
+	}
+	tag, ok := wire.ParseNodeTag(string(tagField))
+	if !ok {
+		return
+	}
+	seq, k := binary.Uvarint(b)
+	if k <= 0 {
+		return
+	}
+	b = b[k:]
+	o := p.origins[tag]
+	if o == nil {
+		o = &origin{}
+		p.origins[tag] = o
+	}
+	// NATS counts the message being handled as pending until it returns.
+	msgs, _, _ := p.inbox.Pending()
+	for ; len(b) > 0; seq++ {
+		var to, tenant, frame []byte
+		if to, b, err = readField(b); err == nil {
+			if tenant, b, err = readField(b); err == nil {
+				frame, b, err = readField(b)
+			}
+		}
+		if err != nil {
+			p.n.log.Warn("malformed deliveries from another node", "node", tag.String(), "err", err)
+			break
+		}
+		if seq <= o.last {
+			continue // a number already handled: never deliver twice
+		}
+		if seq > o.last+1 {
+			o.fail(o.last+1, seq-1, wire.NewError(wire.CodeInternal, "lost between nodes"))
+		}
+		o.last = seq
+		ctx := p.n.ctx
+		if len(b) > 0 || msgs > 1 {
+			ctx = p.batch // more follow: let frames to the same connection leave together
+		}
+		if err := p.n.local.Send(ctx, relay.Delivery{To: string(to), Tenant: string(tenant), Frame: frame}); err != nil {
+			o.fail(seq, seq, err)
+		}
+	}
+	if msgs <= 1 || o.last-o.reported >= reportEvery || o.count >= reportEvery {
+		p.report()
+	}
+}
+
+// fail notes that deliveries first to last of o failed with err.
+func (o *origin) fail(first, last uint64, err error) {
+	werr, ok := errors.AsType[*wire.Error](err)
+	if !ok {
+		werr = wire.NewError(wire.CodeInternal, "internal error")
+	}
+	o.failures = binary.AppendUvarint(o.failures, first)
+	o.failures = binary.AppendUvarint(o.failures, last)
+	o.failures = appendField(o.failures, []byte(werr.Code))
+	o.failures = appendField(o.failures, []byte(werr.Message))
+	o.count++
+}
+
+// report tells each origin with deliveries handled since its last report
+// how far this node has come, and which failed.
+func (p *pipeline) report() {
+	self := []byte(p.n.tag.String())
+	for tag, o := range p.origins {
+		if o.last == o.reported {
+			if p.n.peers.isDead(tag) {
+				delete(p.origins, tag) // it sends no more
+			}
+			continue
+		}
+		b := appendField(o.scratch[:0], self)
+		b = binary.AppendUvarint(b, o.last)
+		b = append(b, o.failures...)
+		_ = p.n.nc.Publish(p.n.reportSubject(tag), b)
+		o.scratch = b
+		o.reported = o.last
+		o.failures, o.count = o.failures[:0], 0
+	}
+}
