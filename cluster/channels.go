@@ -203,6 +203,9 @@ func (c *Channels) Members(ctx context.Context, channel string, fn func([]string
 
 // DropConnection removes a local connection from every channel.
 func (c *Channels) DropConnection(ctx context.Context, connectionID string) ([]string, error) {
+	if c.kind == "c." {
+		c.node.pipe.forget(connectionID) // the relay drops every connection's subscriptions as it closes
+	}
 	return c.mem.DropConnection(ctx, connectionID)
 }
 

@@ -64,7 +64,11 @@ type pipeline struct {
 	changed   chan struct{} // closed when a hold is lifted
 
 	resolving context.Context // marks the error frames of failed deliveries
-	batch     context.Context // the node's context, with more deliveries to follow
+	// clock is the time in Unix nanoseconds, to within sweepEvery: the
+	// sweep sets it, so that a delivery does not read the time.
+	clock atomic.Int64
+	self  []byte          // this node's tag, as messages carry it
+	batch context.Context // the node's context, with more deliveries to follow
 
 	origins map[wire.NodeTag]*origin // on the receiving goroutine only
 	inbox   *nats.Subscription
@@ -95,8 +99,35 @@ type stream struct {
 type record struct {
 	seq              uint64
 	from, to, tenant string
-	id               []byte
-	sent             time.Time
+	idLen            int      // the frame's id: -1 none, else its length
+	idBuf            [24]byte // the id when it fits
+	idLong           []byte   // the id when it does not
+	sent             int64    // the pipeline's clock when it was sent
+}
+
+// setID keeps a copy of the frame's id, in the record itself when short
+// (records are copied, so nothing may point into one).
+func (r *record) setID(id []byte) {
+	r.idLen = len(id)
+	switch {
+	case id == nil:
+		r.idLen = -1
+	case len(id) <= len(r.idBuf):
+		copy(r.idBuf[:], id)
+	default:
+		r.idLong = append([]byte(nil), id...)
+	}
+}
+
+// id returns the frame's id, nil when it had none.
+func (r *record) id() []byte {
+	switch {
+	case r.idLen < 0:
+		return nil
+	case r.idLen <= len(r.idBuf):
+		return r.idBuf[:r.idLen]
+	}
+	return r.idLong
 }
 
 // hold is a connection's last delivery to a node that is not reported on.
@@ -114,6 +145,8 @@ type holdShard struct {
 
 // origin is what a receiving node has handled of another node's stream.
 type origin struct {
+	subject  string // where its reports go
+	tenant   string // the tenant of its last delivery
 	last     uint64 // the last number handled
 	reported uint64 // the last number reported
 	failures []byte // encoded failures since the last report
@@ -127,6 +160,7 @@ func newPipeline(n *Node) *pipeline {
 	p := &pipeline{n: n, streams: make(map[wire.NodeTag]*stream), changed: make(chan struct{}),
 		origins: make(map[wire.NodeTag]*origin)}
 	p.resolving = context.WithValue(n.ctx, resolvingKey{}, true)
+	p.self = []byte(n.tag.String())
 	p.batch = gateway.MoreToFollow(n.ctx)
 	for i := range p.holds {
 		p.holds[i].m = make(map[string][]hold)
@@ -152,6 +186,7 @@ func (p *pipeline) start() error {
 		return fmt.Errorf("cluster: subscribe to delivery reports: %w", err)
 	}
 	n.subs = append(n.subs, reports)
+	p.clock.Store(time.Now().UnixNano())
 	n.done.Go(p.sweep)
 	return nil
 }
@@ -178,21 +213,18 @@ func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery)
 	}
 	seq := st.next + 1
 	if len(st.buf) == 0 {
-		st.buf = appendField(st.buf, []byte(p.n.tag.String()))
+		st.buf = appendField(st.buf, p.self)
 		st.buf = binary.AppendUvarint(st.buf, seq)
 	}
 	st.buf = appendField(st.buf, []byte(d.To))
 	st.buf = appendField(st.buf, []byte(d.Tenant))
 	st.buf = appendField(st.buf, d.Frame)
 	st.next = seq
-	var id []byte
-	if d.ID != nil {
-		id = append([]byte(nil), d.ID...)
-	}
 	if st.head > 0 && st.head == len(st.records) {
 		st.records, st.head = st.records[:0], 0
 	}
-	st.records = append(st.records, record{seq: seq, from: d.From, to: d.To, tenant: d.Tenant, id: id, sent: time.Now()})
+	st.records = append(st.records, record{seq: seq, from: d.From, to: d.To, tenant: d.Tenant, sent: p.clock.Load()})
+	st.records[len(st.records)-1].setID(d.ID)
 	p.hold(d.From, tag, seq)
 	if gateway.MoreFollows(ctx) {
 		if !st.kicked {
@@ -297,7 +329,8 @@ func (p *pipeline) hold(connectionID string, tag wire.NodeTag, seq uint64) {
 }
 
 // lift ends the hold of r's sender on r's stream when r is its last
-// delivery there, and reports whether it did.
+// delivery there, and reports whether it did. The connection's entry stays
+// (empty) until it closes, so that holding again does not allocate.
 func (p *pipeline) lift(tag wire.NodeTag, r *record) bool {
 	s := p.shard(r.from)
 	s.mu.Lock()
@@ -306,11 +339,7 @@ func (p *pipeline) lift(tag wire.NodeTag, r *record) bool {
 	for i := range hs {
 		if hs[i].tag == tag && hs[i].seq == r.seq {
 			hs[i] = hs[len(hs)-1]
-			if hs = hs[:len(hs)-1]; len(hs) == 0 {
-				delete(s.m, r.from)
-			} else {
-				s.m[r.from] = hs
-			}
+			s.m[r.from] = hs[:len(hs)-1]
 			return true
 		}
 	}
@@ -320,9 +349,17 @@ func (p *pipeline) lift(tag wire.NodeTag, r *record) bool {
 func (p *pipeline) held(connectionID string) bool {
 	s := p.shard(connectionID)
 	s.mu.Lock()
-	_, ok := s.m[connectionID]
+	n := len(s.m[connectionID])
 	s.mu.Unlock()
-	return ok
+	return n > 0
+}
+
+// forget drops what the pipeline keeps about a connection that has closed.
+func (p *pipeline) forget(connectionID string) {
+	s := p.shard(connectionID)
+	s.mu.Lock()
+	delete(s.m, connectionID)
+	s.mu.Unlock()
 }
 
 // wait returns once connectionID's deferred deliveries are all reported on
@@ -378,7 +415,7 @@ func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*recor
 	for i := range st.batch {
 		r := &st.batch[i]
 		if err := failure(r); err != nil {
-			p.deferrer.Undelivered(p.resolving, relay.Delivery{From: r.from, To: r.to, Tenant: r.tenant, ID: r.id}, err)
+			p.deferrer.Undelivered(p.resolving, relay.Delivery{From: r.from, To: r.to, Tenant: r.tenant, ID: r.id()}, err)
 		}
 		if p.lift(st.tag, r) {
 			lifted = true
@@ -454,7 +491,8 @@ func (p *pipeline) sweep() {
 		select {
 		case <-p.n.ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			p.clock.Store(now.UnixNano())
 		}
 		p.mu.Lock()
 		streams := make([]*stream, 0, len(p.streams))
@@ -473,7 +511,7 @@ func (p *pipeline) sweepStream(st *stream) {
 	pending := len(st.records) - st.head
 	var oldest time.Time
 	if pending > 0 {
-		oldest = st.records[st.head].sent
+		oldest = time.Unix(0, st.records[st.head].sent)
 	}
 	st.mu.Unlock()
 	if pending == 0 {
@@ -501,10 +539,10 @@ func (p *pipeline) sweepStream(st *stream) {
 			return fmt.Errorf("the node went away with the message in flight: %w", ErrBackbone)
 		})
 	case time.Since(oldest) >= n.opts.RequestTimeout:
-		cutoff := time.Now().Add(-n.opts.RequestTimeout)
+		cutoff := time.Now().Add(-n.opts.RequestTimeout).UnixNano()
 		st.mu.Lock()
 		var seq uint64
-		for i := st.head; i < len(st.records) && st.records[i].sent.Before(cutoff); i++ {
+		for i := st.head; i < len(st.records) && st.records[i].sent <= cutoff; i++ {
 			seq = st.records[i].seq
 		}
 		st.mu.Unlock()
@@ -541,7 +579,7 @@ func (p *pipeline) onQueued(m *nats.Msg) {
 	b = b[k:]
 	o := p.origins[tag]
 	if o == nil {
-		o = &origin{}
+		o = &origin{subject: p.n.reportSubject(tag)}
 		p.origins[tag] = o
 	}
 	// NATS counts the message being handled as pending until it returns.
@@ -564,11 +602,17 @@ func (p *pipeline) onQueued(m *nats.Msg) {
 			o.fail(o.last+1, seq-1, wire.NewError(wire.CodeInternal, "lost between nodes"))
 		}
 		o.last = seq
+		// A connection's frames to another usually come one after another:
+		// when the next delivery is for the same connection, queue this one
+		// so that both leave in one write; otherwise write it at once.
 		ctx := p.n.ctx
-		if len(b) > 0 || msgs > 1 {
-			ctx = p.batch // more follow: let frames to the same connection leave together
+		if next, _, err := readField(b); err == nil && string(next) == string(to) {
+			ctx = p.batch
 		}
-		if err := p.n.local.Send(ctx, relay.Delivery{To: string(to), Tenant: string(tenant), Frame: frame}); err != nil {
+		if string(tenant) != o.tenant {
+			o.tenant = string(tenant) // the same tenant, message after message, without a copy each
+		}
+		if err := p.n.local.Send(ctx, relay.Delivery{To: string(to), Tenant: o.tenant, Frame: frame}); err != nil {
 			o.fail(seq, seq, err)
 		}
 	}
@@ -593,7 +637,6 @@ func (o *origin) fail(first, last uint64, err error) {
 // report tells each origin with deliveries handled since its last report
 // how far this node has come, and which failed.
 func (p *pipeline) report() {
-	self := []byte(p.n.tag.String())
 	for tag, o := range p.origins {
 		if o.last == o.reported {
 			if p.n.peers.isDead(tag) {
@@ -601,10 +644,10 @@ func (p *pipeline) report() {
 			}
 			continue
 		}
-		b := appendField(o.scratch[:0], self)
+		b := appendField(o.scratch[:0], p.self)
 		b = binary.AppendUvarint(b, o.last)
 		b = append(b, o.failures...)
-		_ = p.n.nc.Publish(p.n.reportSubject(tag), b)
+		_ = p.n.nc.Publish(o.subject, b)
 		o.scratch = b
 		o.reported = o.last
 		o.failures, o.count = o.failures[:0], 0
