@@ -246,7 +246,7 @@ func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery)
 
 // maxBatchBytes bounds the deliveries that share a NATS message, short of
 // one that is larger on its own.
-const maxBatchBytes = 64 << 10
+const maxBatchBytes = 16 << 10
 
 // flushLocked publishes the stream's batch. When NATS refuses it (its
 // connection is down), it returns the number of the batch's last delivery
