@@ -13,12 +13,16 @@ import (
 var Scenarios = []string{"rpc", "fanout", "connect", "idle"}
 
 // Peers are the peers Run knows, monologue first: it is what the others are
-// compared to.
-var Peers = []string{"monologue", "nats", "socketio", "floor"}
+// compared to. A name with "+plain" is the same server driven by plain
+// clients, which write every frame by itself (as browsers, node's ws,
+// wscat and gorilla do); the others are driven by each peer's own client
+// (for monologue, the Go client, which puts the frames it has queued into
+// one write).
+var Peers = []string{"monologue", "monologue+plain", "nats", "socketio", "floor", "floor+plain"}
 
 // ClusterPeers are the peers that run as several nodes (Spec.Nodes): the
 // floor relay has no cluster mode.
-var ClusterPeers = []string{"monologue", "nats", "socketio"}
+var ClusterPeers = []string{"monologue", "monologue+plain", "nats", "socketio"}
 
 // Spec is one measurement: a scenario and its sizes. Every peer runs it with
 // the same values.

@@ -36,7 +36,7 @@ type deployment struct {
 func startDeployment(ctx context.Context, peer string, n int, apiKey string, opts *Options) (*deployment, error) {
 	d := &deployment{peer: peer}
 	var err error
-	switch peer {
+	switch serverOf(peer) {
 	case "monologue":
 		err = d.startMonologue(ctx, n, apiKey, opts)
 	case "nats":

@@ -57,6 +57,8 @@ type holder interface {
 // newDriver returns the driver of peer name, whose server announced ready.
 func newDriver(name string, ready peers.Ready, apiKey string) (driver, error) {
 	switch name {
+	case "monologue" + plainSuffix, "floor" + plainSuffix:
+		return &plainDriver{monologueDriver: monologueDriver{url: ready.URL, apiKey: apiKey}}, nil
 	case "monologue", "floor":
 		return &monologueDriver{url: ready.URL, apiKey: apiKey}, nil
 	case "nats":

@@ -220,6 +220,7 @@ func (t *tail) String() string {
 
 // serverCommand returns the command that starts peer name's server.
 func (o *Options) serverCommand(ctx context.Context, name, apiKey string) (*exec.Cmd, error) {
+	name = serverOf(name)
 	if name != "socketio" {
 		if o.PeerCommand == nil {
 			return nil, errors.New("no PeerCommand to start Go peers with")

@@ -165,7 +165,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // needsMonologueBinary reports whether some run is of monologue on nodes,
 // which run the monologue command.
 func needsMonologueBinary(cfg config, specs []bench.Spec) bool {
-	if !slices.Contains(cfg.opts.Peers, "monologue") {
+	if !slices.Contains(cfg.opts.Peers, "monologue") && !slices.Contains(cfg.opts.Peers, "monologue+plain") {
 		return false
 	}
 	return slices.ContainsFunc(specs, func(s bench.Spec) bool { return s.Nodes > 0 })

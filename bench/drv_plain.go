@@ -1,0 +1,298 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/monologue-go/monologue/bench/sio"
+)
+
+// plainSuffix marks the peers driven by plain clients: "monologue+plain"
+// is the monologue server, driven as browsers, node's ws, wscat and gorilla
+// drive it.
+const plainSuffix = "+plain"
+
+// serverOf returns the server a peer runs: the peer's name without a
+// driver's suffix.
+func serverOf(peer string) string { return strings.TrimSuffix(peer, plainSuffix) }
+
+// plainDriver drives the monologue protocol the way most WebSocket clients
+// do: every frame in a write of its own, as soon as it is made, never two
+// in one. Callers write each call and callees each answer by itself
+// (gorilla, one WriteMessage per frame, with buffers large enough that a
+// frame is never split); subscribers and held connections are the bare
+// WebSockets of monologueDriver, which write nothing while they run.
+type plainDriver struct {
+	monologueDriver
+	// wrap, when set, wraps each connection the driver's callers, callees
+	// and publishers open (a test counts their writes).
+	wrap func(net.Conn) net.Conn
+}
+
+// plainBuffer holds a whole frame of the largest payloads the scenarios
+// send, so that gorilla writes it in one system call.
+const plainBuffer = 64 << 10
+
+func (d *plainDriver) dialPlain(ctx context.Context) (*websocket.Conn, error) {
+	dialer := wsDialer(nil)
+	dialer.ReadBufferSize, dialer.WriteBufferSize = plainBuffer, plainBuffer
+	if wrap, dial := d.wrap, dialer.NetDialContext; wrap != nil {
+		dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(c), nil
+		}
+	}
+	ws, _, err := dialer.DialContext(ctx, d.url, http.Header{"X-Api-Key": {d.apiKey}})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", d.url, err)
+	}
+	ws.SetReadLimit(-1)
+	return ws, nil
+}
+
+// rpcFrame is what a plain client reads: an RPC request or answer in a
+// direct message, or an error frame.
+type rpcFrame struct {
+	From    string `json:"from"`
+	Payload struct {
+		Type string `json:"type"`
+		Data struct {
+			Token uint64            `json:"token"`
+			Name  string            `json:"name"`
+			Args  []json.RawMessage `json:"args"`
+			Ret   json.RawMessage   `json:"ret"`
+			Error *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		} `json:"data"`
+	} `json:"payload"`
+	ID    json.RawMessage `json:"id"`
+	Error *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (d *plainDriver) callee(ctx context.Context, answer func(string) string) (string, func() error, error) {
+	ws, err := d.dialPlain(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
+		ws.Close()
+		return "", nil, fmt.Errorf("whoami: %w", err)
+	}
+	id, err := readWithin(ws, dialTimeout)
+	if err != nil {
+		ws.Close()
+		return "", nil, fmt.Errorf("whoami: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var buf []byte
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			var f rpcFrame
+			if json.Unmarshal(msg, &f) != nil || f.Payload.Type != "REQ" {
+				continue
+			}
+			buf = append(buf[:0], `{"action":"sendmessage","to":`...)
+			buf = append(buf, sio.String(f.From)...)
+			buf = append(buf, `,"payload":{"type":"ACK","data":{"token":`...)
+			buf = strconv.AppendUint(buf, f.Payload.Data.Token, 10)
+			buf = append(buf, `,"ret":`...)
+			var arg string
+			if len(f.Payload.Data.Args) == 1 && json.Unmarshal(f.Payload.Data.Args[0], &arg) == nil {
+				buf = append(buf, sio.String(answer(arg))...)
+			} else {
+				buf = append(buf, "null"...)
+			}
+			buf = append(buf, "}}}"...)
+			if ws.WriteMessage(websocket.TextMessage, buf) != nil {
+				return
+			}
+		}
+	}()
+	closeFn := func() error {
+		err := ws.Close()
+		<-done
+		return err
+	}
+	return string(id), closeFn, nil
+}
+
+func (d *plainDriver) caller(ctx context.Context) (caller, error) {
+	ws, err := d.dialPlain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &plainCaller{ws: ws, waiting: make(map[uint64]chan plainAnswer), done: make(chan struct{})}
+	go c.read()
+	return c, nil
+}
+
+// plainCaller makes calls over one WebSocket: each call's frame is written
+// by itself, and a reader hands each answer to its call by token.
+type plainCaller struct {
+	ws      *websocket.Conn
+	writeMu sync.Mutex
+	next    atomic.Uint64
+
+	mu      sync.Mutex
+	waiting map[uint64]chan plainAnswer
+	done    chan struct{}
+	err     error // why the reader stopped, once done is closed
+}
+
+type plainAnswer struct {
+	ret string
+	err error
+}
+
+func (c *plainCaller) read() {
+	defer close(c.done)
+	for {
+		_, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			c.err = err
+			return
+		}
+		var f rpcFrame
+		if json.Unmarshal(msg, &f) != nil {
+			continue
+		}
+		var token uint64
+		var a plainAnswer
+		switch {
+		case f.Error != nil: // an error frame about a request: its id is the token
+			token, _ = strconv.ParseUint(string(f.ID), 10, 64)
+			a.err = fmt.Errorf("%s: %s", f.Error.Code, f.Error.Message)
+		case f.Payload.Type == "ACK":
+			token = f.Payload.Data.Token
+			if json.Unmarshal(f.Payload.Data.Ret, &a.ret) != nil {
+				a.err = fmt.Errorf("answer %.100q is not a string", f.Payload.Data.Ret)
+			}
+		case f.Payload.Type == "ERR" && f.Payload.Data.Error != nil:
+			token = f.Payload.Data.Token
+			a.err = fmt.Errorf("%s: %s", f.Payload.Data.Error.Code, f.Payload.Data.Error.Message)
+		default:
+			continue
+		}
+		c.mu.Lock()
+		ch := c.waiting[token]
+		delete(c.waiting, token)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- a
+		}
+	}
+}
+
+func (c *plainCaller) call(ctx context.Context, to, arg string) (string, error) {
+	token := c.next.Add(1)
+	ch := make(chan plainAnswer, 1)
+	c.mu.Lock()
+	c.waiting[token] = ch
+	c.mu.Unlock()
+	frame := make([]byte, 0, 128+len(arg))
+	frame = append(frame, `{"action":"sendmessage","to":`...)
+	frame = append(frame, sio.String(to)...)
+	frame = append(frame, `,"id":`...)
+	frame = strconv.AppendUint(frame, token, 10)
+	frame = append(frame, `,"payload":{"type":"REQ","data":{"token":`...)
+	frame = strconv.AppendUint(frame, token, 10)
+	frame = append(frame, `,"name":"echo","args":[`...)
+	frame = append(frame, sio.String(arg)...)
+	frame = append(frame, "]}}}"...)
+	c.writeMu.Lock()
+	err := c.ws.WriteMessage(websocket.TextMessage, frame)
+	c.writeMu.Unlock()
+	if err != nil {
+		c.forget(token)
+		return "", fmt.Errorf("write: %w", err)
+	}
+	select {
+	case a := <-ch:
+		return a.ret, a.err
+	case <-ctx.Done():
+		c.forget(token)
+		return "", ctx.Err()
+	case <-c.done:
+		return "", fmt.Errorf("connection lost: %w", c.err)
+	}
+}
+
+func (c *plainCaller) forget(token uint64) {
+	c.mu.Lock()
+	delete(c.waiting, token)
+	c.mu.Unlock()
+}
+
+func (c *plainCaller) close() error {
+	err := c.ws.Close()
+	<-c.done
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (d *plainDriver) publisher(ctx context.Context) (publisher, error) {
+	ws, err := d.dialPlain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &plainPublisher{ws: ws, done: make(chan struct{})}
+	go func() { // read and drop: publish has no reply, but error frames may come
+		defer close(p.done)
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return p, nil
+}
+
+// plainPublisher publishes each message in a write of its own.
+type plainPublisher struct {
+	ws   *websocket.Conn
+	mu   sync.Mutex
+	buf  []byte
+	done chan struct{}
+}
+
+func (p *plainPublisher) publish(_ context.Context, channel, payload string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf[:0], `{"action":"publish","channel":`...)
+	p.buf = append(p.buf, sio.String(channel)...)
+	p.buf = append(p.buf, `,"payload":`...)
+	p.buf = append(p.buf, sio.String(payload)...)
+	p.buf = append(p.buf, '}')
+	return p.ws.WriteMessage(websocket.TextMessage, p.buf)
+}
+
+func (p *plainPublisher) close() error {
+	err := p.ws.Close()
+	<-p.done
+	return err
+}
