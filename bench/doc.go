@@ -11,6 +11,9 @@
 // call's answer must equal its argument (which carries a unique token), a
 // fan-out delivery must carry what was published, and every message must
 // reach every subscriber. What does not verify is an error, never a sample.
+// The monologue and floor servers are driven twice: by the Go client, which
+// batches its writes, and by plain clients ("monologue+plain"), which write
+// each frame by itself as most WebSocket clients do.
 //
 // A Spec with Nodes runs each peer as a deployment of that many nodes
 // instead: the monologue command's serve in cluster mode (BuildMonologue
