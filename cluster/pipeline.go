@@ -197,7 +197,7 @@ func (p *pipeline) start() error {
 // handle (gateway.MoreFollows), a delivery waits in the stream's batch for
 // the next that does not, or for the stream's flusher.
 func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery) (bool, error) {
-	if p.deferrer == nil || !d.Deferrable || d.From == "" || !p.n.peers.alive(tag) || !p.n.connected() {
+	if p.deferrer == nil || !d.Deferrable || d.From == "" || p.n.ctx.Err() != nil || !p.n.peers.alive(tag) || !p.n.connected() {
 		return false, nil
 	}
 	st := p.stream(tag)
@@ -552,12 +552,12 @@ func (p *pipeline) sweepStream(st *stream) {
 	case time.Since(oldest) >= listenCheck && st.checking.CompareAndSwap(false, true):
 		// A node killed a moment ago drops what is sent to it without a
 		// word: ask whether it still listens, as a request would.
-		go func() {
+		n.done.Go(func() {
 			defer st.checking.Store(false)
 			ctx, cancel := context.WithTimeout(n.ctx, n.opts.RequestTimeout)
 			defer cancel()
 			n.checkListens(ctx, st.tag)
-		}()
+		})
 	}
 }
 
