@@ -427,22 +427,31 @@ func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*recor
 	}
 }
 
+// parseHeader reads what begins a batch of deliveries and a report: the
+// sending node's tag and a number (the batch's first, the report's last).
+func parseHeader(b []byte) (tag wire.NodeTag, number uint64, rest []byte, ok bool) {
+	tagField, b, err := readField(b)
+	if err != nil {
+		return tag, 0, nil, false
+	}
+	if tag, ok = wire.ParseNodeTag(string(tagField)); !ok {
+		return tag, 0, nil, false
+	}
+	number, k := binary.Uvarint(b)
+	if k <= 0 {
+		return tag, 0, nil, false
+	}
+	return tag, number, b[k:], true
+}
+
 // onReport resolves the deliveries another node reports on:
 // [reporter tag][last number][failures: first, last, code, message]...
 func (p *pipeline) onReport(m *nats.Msg) {
-	tagField, b, err := readField(m.Data)
-	if err != nil {
-		return
-	}
-	tag, ok := wire.ParseNodeTag(string(tagField))
+	tag, last, b, ok := parseHeader(m.Data)
 	if !ok {
 		return
 	}
-	last, k := binary.Uvarint(b)
-	if k <= 0 {
-		return
-	}
-	b = b[k:]
+	var err error
 	p.mu.Lock()
 	st := p.streams[tag]
 	p.mu.Unlock()
@@ -561,22 +570,14 @@ func (p *pipeline) sweepStream(st *stream) {
 	}
 }
 
-// onQueued delivers a deferred delivery from another node, in order, and
-// reports at the end of each batch.
+// onQueued delivers a batch of deliveries from another node, in order,
+// and reports when no more are waiting.
 func (p *pipeline) onQueued(m *nats.Msg) {
-	tagField, b, err := readField(m.Data)
-	if err != nil {
-		return
-	}
-	tag, ok := wire.ParseNodeTag(string(tagField))
+	tag, seq, b, ok := parseHeader(m.Data)
 	if !ok {
 		return
 	}
-	seq, k := binary.Uvarint(b)
-	if k <= 0 {
-		return
-	}
-	b = b[k:]
+	var err error
 	o := p.origins[tag]
 	if o == nil {
 		o = &origin{subject: p.n.reportSubject(tag)}
