@@ -220,9 +220,7 @@ func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery)
 	st.buf = appendField(st.buf, []byte(d.Tenant))
 	st.buf = appendField(st.buf, d.Frame)
 	st.next = seq
-	if st.head > 0 && st.head == len(st.records) {
-		st.records, st.head = st.records[:0], 0
-	}
+	st.compactLocked()
 	st.records = append(st.records, record{seq: seq, from: d.From, to: d.To, tenant: d.Tenant, sent: p.clock.Load()})
 	st.records[len(st.records)-1].setID(d.ID)
 	p.hold(d.From, tag, seq)
@@ -242,6 +240,19 @@ func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery)
 		p.refused(st, failed, err)
 	}
 	return true, nil
+}
+
+// compactLocked moves the deliveries not yet reported on to the front of
+// the records once the reported ones before them are as many, so that a
+// stream that never empties under steady load does not grow. The caller
+// holds st.mu.
+func (st *stream) compactLocked() {
+	if st.head == 0 || st.head < len(st.records)-st.head {
+		return
+	}
+	n := copy(st.records, st.records[st.head:])
+	clear(st.records[n:])
+	st.records, st.head = st.records[:n], 0
 }
 
 // maxBatchBytes bounds the deliveries that share a NATS message, short of

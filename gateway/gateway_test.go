@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/internal/poll"
 	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
@@ -162,22 +163,27 @@ func TestMetrics(t *testing.T) {
 	c.send(`{"action":"loopback","payload":1}`)
 	c.read()
 	httpDo(t, "GET", s.http+"/", nil, "") // rejected: no key
-	_, _, metrics := httpDo(t, "GET", s.admin+"/metrics", nil, "")
-	for _, want := range []string{
-		"monologue_connections 1",
-		"monologue_connections_opened_total 1",
-		`monologue_messages_in_total{route="$default"} 2`,
-		`monologue_messages_in_total{route="loopback"} 1`,
-		"monologue_messages_out_total 3",
-		`monologue_errors_total{code="bad_request"} 1`,
-		`monologue_queue_drops_total{reason="queue_full"} 0`,
-		`monologue_handshake_rejections_total{reason="forbidden"} 1`,
-		"go_goroutines",
-	} {
-		if !strings.Contains(metrics, want+"\n") && !strings.Contains(metrics, want+" ") {
-			t.Errorf("metrics lack %q:\n%s", want, grep(metrics, "monologue_"))
+	// A frame is counted out once its write has returned, which may be just
+	// after the client has read it: ask again until the counts are there.
+	poll.Until(t, 5*time.Second, func() string {
+		_, _, metrics := httpDo(t, "GET", s.admin+"/metrics", nil, "")
+		for _, want := range []string{
+			"monologue_connections 1",
+			"monologue_connections_opened_total 1",
+			`monologue_messages_in_total{route="$default"} 2`,
+			`monologue_messages_in_total{route="loopback"} 1`,
+			"monologue_messages_out_total 3",
+			`monologue_errors_total{code="bad_request"} 1`,
+			`monologue_queue_drops_total{reason="queue_full"} 0`,
+			`monologue_handshake_rejections_total{reason="forbidden"} 1`,
+			"go_goroutines",
+		} {
+			if !strings.Contains(metrics, want+"\n") && !strings.Contains(metrics, want+" ") {
+				return fmt.Sprintf("metrics lack %q:\n%s", want, grep(metrics, "monologue_"))
+			}
 		}
-	}
+		return ""
+	})
 	for _, base := range []string{s.http, s.admin} {
 		if status, _, body := httpDo(t, "GET", base+"/healthz", nil, ""); status != http.StatusOK {
 			t.Errorf("healthz: %d %s", status, body)
