@@ -126,8 +126,10 @@ func errorCode(frame string) (code, id string) {
 // nobody reports on is answered internal after the request timeout; and
 // one to a node that said goodbye, gone.
 func TestDeferredOutcomes(t *testing.T) {
-	const requestTimeout = 600 * time.Millisecond
-	start := func(t *testing.T) (testNode, *ghost, *deathPeer, <-chan queued) {
+	// The request timeout is short where the test waits for it, and long
+	// where an answer must come from the ghost before it.
+	const requestTimeout, patient = 600 * time.Millisecond, 10 * time.Second
+	start := func(t *testing.T, requestTimeout time.Duration) (testNode, *ghost, *deathPeer, <-chan queued) {
 		backbone := clustertest.StartNATS(t)
 		a := startNode(t, cluster.Options{Conn: backbone.Connect(t), RequestTimeout: requestTimeout}, gateway.Options{APIKeys: []string{deathKey}})
 		g := newGhost(t, backbone)
@@ -150,7 +152,7 @@ func TestDeferredOutcomes(t *testing.T) {
 	}
 
 	t.Run("FailureBeforeLaterReply", func(t *testing.T) {
-		a, g, c, got := start(t)
+		a, g, c, got := start(t, patient)
 		to := wire.NewConnectionIDOn(g.tag)
 		send(t, c, to, "m1")
 		whoami(t, c)
@@ -185,7 +187,7 @@ func TestDeferredOutcomes(t *testing.T) {
 	})
 
 	t.Run("NoReport", func(t *testing.T) {
-		_, g, c, got := start(t)
+		_, g, c, got := start(t, requestTimeout)
 		sent := time.Now()
 		send(t, c, wire.NewConnectionIDOn(g.tag), "m1")
 		nextQueued(t, got)
@@ -203,7 +205,7 @@ func TestDeferredOutcomes(t *testing.T) {
 	})
 
 	t.Run("NodeLeft", func(t *testing.T) {
-		_, g, c, got := start(t)
+		_, g, c, got := start(t, patient)
 		send(t, c, wire.NewConnectionIDOn(g.tag), "m1")
 		nextQueued(t, got)
 		if err := g.nc.Publish(clusterPrefix+"bye", []byte(g.tag.String())); err != nil {
