@@ -32,25 +32,40 @@ type deployment struct {
 }
 
 // startDeployment starts n nodes of peer; on error, what started is
-// stopped.
+// stopped. The route ports are found free just before the nodes listen on
+// them, so another process may take one in between: a deployment whose
+// routes could not listen is started again on other ports, twice at most.
 func startDeployment(ctx context.Context, peer string, n int, apiKey string, opts *Options) (*deployment, error) {
-	d := &deployment{peer: peer}
-	var err error
-	switch serverOf(peer) {
-	case "monologue":
-		err = d.startMonologue(ctx, n, apiKey, opts)
-	case "nats":
-		err = d.startNATS(ctx, n, apiKey, opts)
-	case "socketio":
-		err = d.startSocketIO(ctx, n, apiKey, opts)
-	default:
-		err = fmt.Errorf("%s has no deployment on several nodes (those that do: %s)", peer, strings.Join(ClusterPeers, ", "))
-	}
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		d := &deployment{peer: peer}
+		var err error
+		switch serverOf(peer) {
+		case "monologue":
+			err = d.startMonologue(ctx, n, apiKey, opts)
+		case "nats":
+			err = d.startNATS(ctx, n, apiKey, opts)
+		case "socketio":
+			err = d.startSocketIO(ctx, n, apiKey, opts)
+		default:
+			err = fmt.Errorf("%s has no deployment on several nodes (those that do: %s)", peer, strings.Join(ClusterPeers, ", "))
+		}
+		if err == nil {
+			return d, nil
+		}
 		d.stop()
-		return nil, err
+		if attempt == 3 || ctx.Err() != nil || !routePortTaken(err) {
+			return nil, err
+		}
+		fmt.Fprintf(opts.Log, "%s on %d nodes: %v; starting again on other ports\n", peer, n, err)
 	}
-	return d, nil
+}
+
+// routePortTaken reports whether err says that a node's route listener
+// could not listen (monologue serve's embedded NATS waits for it, then gives
+// up; a bench NATS peer prints the listen error).
+func routePortTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "route listener") || strings.Contains(msg, "address already in use")
 }
 
 // startMonologue runs n "monologue serve" processes, the real command with

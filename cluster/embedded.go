@@ -58,6 +58,11 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT // any free port, as net.Listen takes 0
+	} else if l, err := net.Listen("tcp", opts.Listen); err != nil {
+		// NATS would only log it and never become ready: say why at once.
+		return nil, fmt.Errorf("cluster: route listener %s: %w", opts.Listen, err)
+	} else {
+		l.Close()
 	}
 	// NATS routes only once its client listener is up, so there is one:
 	// on loopback, any free port, and closed to all but this process by a
