@@ -59,10 +59,10 @@ func removeBinary() {
 	}
 }
 
-// freePorts returns n ports of 127.0.0.1 that were free a moment ago.
-func freePorts(t testing.TB, n int) []int {
+// reservePorts holds n free ports of 127.0.0.1 until each is released, so
+// that no other process takes one before its node listens on it.
+func reservePorts(t testing.TB, n int) []net.Listener {
 	t.Helper()
-	var ports []int
 	var listeners []net.Listener
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,12 +70,13 @@ func freePorts(t testing.TB, n int) []int {
 			t.Fatal(err)
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	for _, l := range listeners {
-		l.Close()
-	}
-	return ports
+	t.Cleanup(func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	})
+	return listeners
 }
 
 // nodeProc is one `monologue serve` process of a procCluster.
@@ -120,11 +121,13 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 		secret: rand.Text(),
 		nodes:  make([]*nodeProc, n),
 	}
-	for _, port := range freePorts(t, n) {
-		c.routes = append(c.routes, fmt.Sprintf("127.0.0.1:%d", port))
+	reserved := reservePorts(t, n)
+	for _, l := range reserved {
+		c.routes = append(c.routes, l.Addr().String())
 	}
 	t.Cleanup(c.stopAll)
 	for i := range n {
+		reserved[i].Close() // just before the node listens on it
 		c.start(i)
 	}
 	c.waitMesh(20 * time.Second)
