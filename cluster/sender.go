@@ -22,10 +22,14 @@ var _ relay.Sender = (*sender)(nil)
 // buffers holds the byte slices messages are encoded into.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// Send delivers d. A delivery to a connection of another node is a NATS
-// request to that node, which answers as its gateway's Send did (gone,
-// queue full, another tenant), so the relay answers the client exactly as
-// on one node, and in order. It returns wire.ErrGone at once for a
+// Send delivers d. A deferrable delivery to a connection of another live
+// node is handed to the node's pipeline and returns at once; its failure,
+// if any, reaches the relay later through Undelivered (see pipeline.go),
+// and a frame to d.From caused by its own later frames waits for it. Any
+// other delivery to a connection of another node is a NATS request to that
+// node, which answers as its gateway's Send did (gone, queue full, another
+// tenant), so the relay answers the client exactly as on one node, and in
+// order. It returns wire.ErrGone at once for a
 // connection of a node that is dead, after a round trip for one of a node
 // that no node answers for (one never issued), and ErrBackbone while this
 // node cannot reach NATS or the other node does not answer within
