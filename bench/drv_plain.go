@@ -65,17 +65,15 @@ func (d *plainDriver) dialPlain(ctx context.Context) (*websocket.Conn, error) {
 	return ws, nil
 }
 
-// rpcFrame is what a plain client reads: an RPC request or answer in a
-// direct message, or an error frame.
+// rpcFrame is what a plain caller decodes when parseAnswer cannot read a
+// frame: an RPC answer of another shape (a failure, a result that is not
+// a string) or an error frame.
 type rpcFrame struct {
-	From    string `json:"from"`
 	Payload struct {
 		Type string `json:"type"`
 		Data struct {
-			Token uint64            `json:"token"`
-			Name  string            `json:"name"`
-			Args  []json.RawMessage `json:"args"`
-			Ret   json.RawMessage   `json:"ret"`
+			Token uint64          `json:"token"`
+			Ret   json.RawMessage `json:"ret"`
 			Error *struct {
 				Code    string `json:"code"`
 				Message string `json:"message"`

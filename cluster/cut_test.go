@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"testing"
 	"time"
 
@@ -28,13 +27,12 @@ func TestPublicationBeforeInterest(t *testing.T) {
 	member := dialNode(t, a.srv.URL)
 	tenant, _ := a.srv.Gateway.TenantOf(member.id)
 	const channel = "cut"
-	prefix := "monologue." + cluster.DefaultName + "."
+	prefix := clusterPrefix
 	subject := prefix + "c." + base64.RawURLEncoding.EncodeToString([]byte(channel))
 	publication := func(payload string) []byte {
 		var b []byte
-		for _, field := range []string{"", tenant, "", ""} { // skip, tenant, member, label
-			b = binary.AppendUvarint(b, uint64(len(field)))
-			b = append(b, field...)
+		for _, f := range []string{"", tenant, "", ""} { // skip, tenant, member, label
+			b = field(b, f)
 		}
 		b = append(b, 0) // not a presence event
 		return append(b, `{"channel":"cut","from":"ghost","payload":"`+payload+`"}`...)

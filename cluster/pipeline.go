@@ -92,7 +92,7 @@ type stream struct {
 	checking atomic.Bool // a check whether the node listens is under way
 
 	resolveMu sync.Mutex // one resolution at a time, in order
-	batch     []record   // scratch, under resolveMu
+	resolved  []record   // scratch for the deliveries being resolved, under resolveMu
 }
 
 // record is a delivery waiting for its report.
@@ -415,16 +415,16 @@ func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*recor
 	for end < len(st.records) && (all || st.records[end].seq <= seq) {
 		end++
 	}
-	st.batch = append(st.batch[:0], st.records[st.head:end]...)
+	st.resolved = append(st.resolved[:0], st.records[st.head:end]...)
 	clear(st.records[st.head:end])
 	st.head = end
 	st.mu.Unlock()
-	if len(st.batch) == 0 {
+	if len(st.resolved) == 0 {
 		return
 	}
 	lifted := false
-	for i := range st.batch {
-		r := &st.batch[i]
+	for i := range st.resolved {
+		r := &st.resolved[i]
 		if err := failure(r); err != nil {
 			p.deferrer.Undelivered(p.resolving, relay.Delivery{From: r.from, To: r.to, Tenant: r.tenant, ID: r.id()}, err)
 		}
@@ -432,7 +432,7 @@ func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*recor
 			lifted = true
 		}
 	}
-	clear(st.batch)
+	clear(st.resolved)
 	if lifted {
 		p.lifted()
 	}
