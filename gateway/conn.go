@@ -80,7 +80,26 @@ type conn struct {
 	writing       bool  // a writer is running: writeLoop, or writeNow's caller
 	closed        bool  // a close frame is queued or the socket failed: no more sends
 	broken        bool  // a write failed; the socket is closed
+	inRound       bool  // on an event loop's list of connections to write at the end of its round
+	fdClosed      bool  // lp != nil: fd is closed (and may be another socket's now)
 	writers       sync.WaitGroup
+
+	// Event-loop state: lp is the loop that owns the socket fd when the
+	// connection is served by one (plain TCP on Linux, see loop); then
+	// netConn is closed and raw is nil. looped and in belong to the loop:
+	// looped is true while the loop reads the socket, false while a
+	// goroutine does (serve, linger, finish), which waits for readable; in
+	// holds what the loop has read and not yet handled (nil when empty).
+	// A writer that finds the send buffer full waits for writable, which
+	// the loop signals while wantWrite is set.
+	lp        *loop
+	fd        int
+	looped    bool
+	in        *[]byte
+	need      int // bytes of the frame in holds the start of (0: not known)
+	readable  chan struct{}
+	writable  chan struct{}
+	wantWrite atomic.Bool
 }
 
 func newConn(g *Gateway, netConn net.Conn, id string, identity relay.Identity, stage string) *conn {
@@ -117,8 +136,41 @@ func (c *conn) requestClose(status uint16, reason string) bool {
 	}
 	c.closeReason.Store(&reason)
 	// Wake the reader: it sees the timeout, then the status (see onTimeout).
+	if c.lp != nil {
+		c.lp.post(loopTask{kind: taskWake, c: c})
+		return true
+	}
 	_ = c.netConn.SetReadDeadline(time.Now())
 	return true
+}
+
+// closeSocket closes the socket once the connection is done with it.
+func (c *conn) closeSocket() {
+	if c.lp == nil {
+		_ = c.netConn.Close()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fdClosed {
+		c.fdClosed = true
+		c.lp.remove(c)
+	}
+}
+
+// breakSocket cuts the connection off from any goroutine (a failed write,
+// a shutdown that stops waiting): its reader and writer fail at once, and
+// the reader's teardown closes the socket.
+func (c *conn) breakSocket() {
+	if c.lp == nil {
+		_ = c.netConn.Close()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.fdClosed {
+		shutdownSocket(c.fd)
+	}
 }
 
 // isClosing reports whether the connection is going away.
@@ -154,7 +206,7 @@ func (c *conn) finish(end ending) {
 	if end.initiated && c.writeOK() {
 		c.linger()
 	}
-	_ = c.netConn.Close()
+	c.closeSocket()
 	c.releaseReader()
 	g.disconnected(c.id, c.identity())
 	g.conns.remove(c.id)
@@ -174,6 +226,9 @@ func (c *conn) finish(end ending) {
 
 // refuse closes a connection upgraded while the gateway began shutting down.
 func (c *conn) refuse() {
+	if c.lp != nil {
+		c.lp.release(c)
+	}
 	frame := wsframe.AppendFrame(nil, ws.OpClose, wsframe.AppendCloseBody(nil, ws.StatusGoingAway, "server shutting down"))
 	_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	_, _ = c.netConn.Write(frame)
@@ -191,7 +246,9 @@ func (c *conn) linger() {
 	c.deadline = until.UnixNano()
 	// Not setReadDeadline, which moves the deadline to now once a close was
 	// asked for: the client's answer to that close is what this waits for.
-	_ = c.netConn.SetReadDeadline(until)
+	if c.lp == nil {
+		_ = c.netConn.SetReadDeadline(until)
+	}
 	if c.skip > 0 { // the rest of a refused frame
 		c.acquireReader()
 		if _, err := c.reader.Discard(int(min(c.skip, 1<<40))); err != nil {

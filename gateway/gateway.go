@@ -51,6 +51,9 @@ type Gateway struct {
 	admin  http.Handler
 
 	insight *insight // the introspection API's state
+
+	loops     loops     // event loops for plain-TCP connections
+	loopsOnce sync.Once // starts them
 }
 
 var _ relay.Sender = (*Gateway)(nil)
@@ -85,6 +88,7 @@ func New(opts Options) (*Gateway, error) {
 	if g.integration == nil {
 		return nil, fmt.Errorf("gateway: NewIntegration returned no integration")
 	}
+	g.loops.n = loopCount(&g.opts, g.integration)
 	g.public = g.publicMux()
 	g.admin = g.adminMux()
 	return g, nil
@@ -164,7 +168,7 @@ func (g *Gateway) post(ctx context.Context, c *conn, data []byte) error {
 	if len(data) > g.opts.MaxMessageSize {
 		return wire.NewError(wire.CodePayloadTooLarge, fmt.Sprintf("frame of %d bytes exceeds %d bytes", len(data), g.opts.MaxMessageSize))
 	}
-	return c.send(data, ctx.Value(batchKey{}) != nil)
+	return c.send(ctx, data)
 }
 
 // MoreToFollow returns ctx marked so that a frame sent under it is queued
@@ -273,13 +277,19 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
 	select {
 	case <-done:
+		g.stopLoops()
 	case <-ctx.Done():
-		g.conns.each(func(c *conn) { _ = c.netConn.Close() })
+		g.conns.each(func(c *conn) { c.breakSocket() })
 		g.cancel()
 		select {
 		case <-done:
+			g.stopLoops()
 		case <-time.After(100 * time.Millisecond):
 			err = fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+			go func() { // the loops wake the goroutines still ending
+				<-done
+				g.stopLoops()
+			}()
 		}
 	}
 	g.cancel()

@@ -108,13 +108,16 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		early, _ := rw.Reader.Peek(n)
 		c.early = bytes.Clone(early)
 	}
+	// A loop's connection has its socket before other goroutines can find
+	// it in the table.
+	looped := g.prepareLoop(c)
 	if !g.register(c) {
 		c.refuse()
 		return
 	}
 	g.log.Info("connection opened", "connection", id, "source_ip", identity.SourceIP, "tenant", g.keys.label(tenant))
 	started = true
-	c.start()
+	c.start(looped)
 }
 
 // disconnected sends the $disconnect event of a connection.

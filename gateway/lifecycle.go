@@ -19,8 +19,25 @@ var (
 	errHandoff       = errors.New("reader hands over")
 )
 
-// start arms the read deadline and hands the connection to its reader.
-func (c *conn) start() {
+// start hands the connection to its event loop when prepareLoop gave it
+// one (looped), and otherwise arms the read deadline and starts its reader
+// goroutine.
+func (c *conn) start(looped bool) {
+	if looped {
+		c.lp.start(c)
+		return
+	}
+	c.rearm()
+	go c.wait()
+}
+
+// park hands the wait for the next message over: back to the connection's
+// event loop, or to a fresh reader goroutine (see wait).
+func (c *conn) park() {
+	if c.lp != nil {
+		c.lp.post(loopTask{kind: taskResume, c: c})
+		return
+	}
 	c.rearm()
 	go c.wait()
 }
@@ -34,8 +51,7 @@ func (c *conn) start() {
 func (c *conn) wait() {
 	if err := c.readFirst(); err != nil {
 		if errors.Is(err, errHandoff) {
-			c.rearm()
-			go c.wait()
+			c.park()
 			return
 		}
 		c.end(c.endingFor(err))
@@ -58,8 +74,7 @@ func (c *conn) serve() {
 			c.setReadDeadline(at)
 			if err := c.readFirst(); err != nil {
 				if errors.Is(err, errHandoff) {
-					c.rearm()
-					go c.wait()
+					c.park()
 					return
 				}
 				c.end(c.endingFor(err))
@@ -120,6 +135,9 @@ func (c *conn) rearm() { c.setReadDeadline(c.limitDeadline()) }
 // after setting ours means that deadline is never lost.
 func (c *conn) setReadDeadline(at int64) {
 	c.deadline = at
+	if c.lp != nil {
+		return // readLooped checks the deadline and the status itself
+	}
 	var t time.Time
 	if at != 0 {
 		t = time.Unix(0, at)

@@ -122,6 +122,20 @@ type Options struct {
 	MaxConnectionsPerIP  int
 	MaxConnectionsPerKey int
 
+	// EventLoops is how many event loops serve plain-TCP WebSocket
+	// connections on Linux: each loop owns an epoll set and reads every
+	// ready socket once per round, handles what it read, and writes each
+	// connection the round's frames with one system call, so the system
+	// calls and wake-ups of many connections are shared when they are busy,
+	// and an idle connection costs no goroutine. A loop calls the
+	// integration's Handle itself, so a Handle that waits (on a network, on
+	// another node) holds up every connection of that loop. Zero: one loop
+	// per GOMAXPROCS for the default integration (the in-process relay over
+	// in-memory stores, which never waits), none for any other; negative:
+	// none, every connection gets a reader goroutine. TLS connections always
+	// get a reader goroutine.
+	EventLoops int
+
 	// FrameTimeout bounds how long a WebSocket frame that has started may
 	// take to arrive whole: once its first byte has arrived and the reader
 	// waits for the rest, the rest must come within FrameTimeout, or the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -67,6 +68,9 @@ func (s source) Read(p []byte) (int, error) {
 
 // read reads from the socket, through rawsock when it is plain TCP.
 func (c *conn) read(p []byte) (int, error) {
+	if c.lp != nil {
+		return c.readLooped(p)
+	}
 	if c.raw != nil {
 		return rawsock.Read(c.raw, p)
 	}
@@ -111,10 +115,10 @@ func (c *conn) readOne() (end ending, ok bool) {
 		return c.endingFor(err), false
 	}
 	if op != ws.OpText {
-		c.replyError(wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
+		c.replyError(c.readCtx(), wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
 		return end, true
 	}
-	ok = c.handle(*msg)
+	ok = c.handle(c.readCtx(), *msg)
 	putBuffer(&messagePool, msg)
 	if !ok {
 		return ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true}, false
@@ -122,11 +126,22 @@ func (c *conn) readOne() (end ending, ok bool) {
 	return end, true
 }
 
-// handle parses one text message once and hands it to the integration. It
-// returns false, handing nothing on, for a message that is not valid UTF-8,
-// which ends the connection with status 1007 (RFC 6455 §8.1): wire.Parse
-// checks the encoding as it scans, so nothing checks it twice.
-func (c *conn) handle(body []byte) bool {
+// readCtx is the context the reader hands a message on with: the
+// gateway's, marked when more messages are buffered behind it so that the
+// frames they cause leave together.
+func (c *conn) readCtx() context.Context {
+	if c.buffered() {
+		return c.gw.batchCtx
+	}
+	return c.gw.ctx
+}
+
+// handle parses one text message once and hands it to the integration
+// under ctx (see readCtx; an event loop passes its own). It returns false,
+// handing nothing on, for a message that is not valid UTF-8, which ends the
+// connection with status 1007 (RFC 6455 §8.1): wire.Parse checks the
+// encoding as it scans, so nothing checks it twice.
+func (c *conn) handle(ctx context.Context, body []byte) bool {
 	g := c.gw
 	ev := relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
 	var id []byte
@@ -139,12 +154,8 @@ func (c *conn) handle(body []byte) bool {
 	} // else Frame stays nil and the relay answers bad_request
 	g.metrics.messageIn(ev.Route)
 	c.received(&ev)
-	ctx := g.ctx
-	if c.buffered() {
-		ctx = g.batchCtx // more messages follow: let their frames leave together
-	}
 	if g.opts.MessageRate > 0 && !c.allow() {
-		c.replyError(wire.CodeRateLimited, "message rate limit exceeded", id)
+		c.replyError(ctx, wire.CodeRateLimited, "message rate limit exceeded", id)
 	} else if err := g.integration.Handle(ctx, ev); err != nil {
 		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
 	}
@@ -170,12 +181,14 @@ func (c *conn) allow() bool {
 	return true
 }
 
-// replyError sends the connection an error frame of the gateway's own.
-func (c *conn) replyError(code wire.Code, message string, id []byte) {
+// replyError sends the connection an error frame of the gateway's own, as
+// a frame sent under ctx is sent (see sendModeOf).
+func (c *conn) replyError(ctx context.Context, code wire.Code, message string, id []byte) {
 	c.gw.metrics.countError(code)
 	var scratch [256]byte
 	frame := wire.AppendError(scratch[:0], code, message, id, "")
-	c.traceOut(frame, c.enqueue(ws.OpText, frame, true, sendModeFor(c.buffered())))
+	mode, round := sendModeOf(ctx)
+	c.traceOut(frame, c.enqueue(ws.OpText, frame, true, mode, round))
 }
 
 // endingFor maps the error that ended the read loop to a close.
@@ -371,7 +384,7 @@ func (c *conn) ping(p []byte) {
 	if len(c.early) > 0 || c.reader.Buffered() > len(p) {
 		mode = sendHeld
 	}
-	if c.enqueue(ws.OpPong, p, true, mode) == nil && mode == sendHeld {
+	if c.enqueue(ws.OpPong, p, true, mode, nil) == nil && mode == sendHeld {
 		c.held = true
 	}
 }

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"context"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -47,20 +50,31 @@ const (
 	// sendHeld queues the frame and leaves starting the writer to the
 	// reader, which alone may use it, for its next flushHeld.
 	sendHeld
+	// sendRound queues the frame for the event loop whose round is
+	// handling the message that caused it: the loop writes every
+	// connection's frames of the round once the round's messages are
+	// handled (see loop.flush).
+	sendRound
 )
 
-// sendModeFor is sendNow, or sendQueued when more frames follow.
-func sendModeFor(more bool) sendMode {
-	if more {
-		return sendQueued
+// sendModeOf is how a frame sent under ctx is sent: in the round of the
+// event loop that marked ctx, queued when ctx is marked by a reader or
+// MoreToFollow, and otherwise written at once.
+func sendModeOf(ctx context.Context) (sendMode, *loop) {
+	switch v := ctx.Value(batchKey{}).(type) {
+	case nil:
+		return sendNow, nil
+	case *loop:
+		return sendRound, v
 	}
-	return sendNow
+	return sendQueued, nil
 }
 
-// send queues a text frame from the Sender, or writes it at once (see
-// enqueue) unless batch says that more frames are about to follow.
-func (c *conn) send(data []byte, batch bool) error {
-	err := c.enqueue(ws.OpText, data, true, sendModeFor(batch))
+// send queues a text frame from the Sender, or writes it at once, as ctx
+// says (see sendModeOf and enqueue).
+func (c *conn) send(ctx context.Context, data []byte) error {
+	mode, round := sendModeOf(ctx)
+	err := c.enqueue(ws.OpText, data, true, mode, round)
 	c.traceOut(data, err)
 	return err
 }
@@ -78,8 +92,9 @@ func (c *conn) send(data []byte, batch bool) error {
 // frames follow at once (the reader has more messages buffered), so that
 // those leave together in one write; the reader passes sendHeld for frames
 // of its own that must wait for the writer until it has read what is
-// buffered (see conn.ping).
-func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) error {
+// buffered (see conn.ping). With sendRound, round is the event loop that
+// writes the frame at the end of its round, unless a writer is running.
+func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode, round *loop) error {
 	size := wsframe.FrameSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
@@ -100,7 +115,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 	} else if op == ws.OpText {
 		c.countOutLocked(len(data))
 	}
-	if mode == sendNow && !c.writing && c.pending.empty() && c.raw != nil {
+	if mode == sendNow && !c.writing && c.pending.empty() && (c.raw != nil || c.lp != nil) {
 		// Idle: no writer, and nothing queued (frames held by the reader
 		// must leave first).
 		c.writing = true
@@ -109,7 +124,13 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 		c.mu.Unlock()
 		return c.writeNow(op, data, limited)
 	}
-	if !c.gw.reserveQueued(size, limited) {
+	// A round's frame to a connection with nothing else waiting leaves at
+	// the end of the round, as one written at once would now: like
+	// writeNow's, it is not refused for the queues of others (it is
+	// counted while it waits, as theirs is when the socket does not take
+	// it).
+	roundOnly := mode == sendRound && !c.writing && (c.pending.empty() || c.inRound)
+	if !c.gw.reserveQueued(size, limited && !roundOnly) {
 		c.mu.Unlock()
 		c.gw.metrics.dropped("max_queued_bytes", 1)
 		return errQueuedBytes
@@ -118,6 +139,15 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode) e
 	c.pendingFrames++
 	if op == ws.OpText {
 		c.pendingTexts++
+	}
+	if mode == sendRound {
+		mark := !c.writing && !c.inRound
+		c.inRound = c.inRound || mark
+		c.mu.Unlock()
+		if mark {
+			round.addDirty(c)
+		}
+		return nil
 	}
 	start := !c.writing && mode != sendHeld
 	if start {
@@ -164,7 +194,7 @@ func (c *conn) flushHeld() {
 func (c *conn) writeNow(op ws.OpCode, data []byte, limited bool) error {
 	buf := getBuffer(&writePool)
 	*buf = wsframe.AppendFrame(*buf, op, data)
-	n, err := rawsock.TryWrite(c.raw, *buf)
+	n, err := c.tryWrite(*buf)
 	if n > 0 {
 		c.touch()
 	}
@@ -225,7 +255,7 @@ func (c *conn) writeNow(op ws.OpCode, data []byte, limited bool) error {
 // be queued after it.
 func (c *conn) queueClose(status uint16, reason string) {
 	var scratch [ws.MaxControlFramePayloadSize]byte
-	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, sendNow)
+	_ = c.enqueue(ws.OpClose, wsframe.AppendCloseBody(scratch[:0], ws.StatusCode(status), reason), false, sendNow, nil)
 }
 
 // discard ends sending on a connection whose socket failed, dropping what is
@@ -303,11 +333,30 @@ func (c *conn) writeLoop() {
 func (c *conn) writeFailed(err error, dropped int) {
 	c.gw.metrics.dropped("write_failed", dropped)
 	c.gw.log.Debug("write failed", "connection", c.id, "err", err)
-	_ = c.netConn.Close()
+	c.breakSocket()
+}
+
+// tryWrite makes one write that never blocks (see rawsock.TryWrite): 0 when
+// the socket's send buffer is full.
+func (c *conn) tryWrite(b []byte) (int, error) {
+	if c.lp == nil {
+		return rawsock.TryWrite(c.raw, b)
+	}
+	n, err := rawsock.WriteFD(c.fd, b)
+	if err == syscall.EAGAIN {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("write", err)
+	}
+	return n, nil
 }
 
 // write writes the queue q to the socket within WriteTimeout.
 func (c *conn) write(q *sendQueue) error {
+	if c.lp != nil {
+		return c.writeLooped(q)
+	}
 	err := c.netConn.SetWriteDeadline(time.Now().Add(c.gw.opts.WriteTimeout))
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ func newTestConn(t *testing.T, opts Options) (*conn, *blockingConn) {
 func TestWriterBatches(t *testing.T) {
 	c, netConn := newTestConn(t, Options{})
 	for range 100 {
-		if err := c.send([]byte(`{"n":1}`), false); err != nil {
+		if err := c.send(context.Background(), []byte(`{"n":1}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestQueueLimits(t *testing.T) {
 			accepted := 0
 			var err error
 			for range 10 {
-				if err = c.send(make([]byte, tt.frame), false); err != nil {
+				if err = c.send(context.Background(), make([]byte, tt.frame)); err != nil {
 					break
 				}
 				accepted++
@@ -101,7 +101,7 @@ func TestQueueLimits(t *testing.T) {
 			}
 			close(netConn.release)
 			c.writers.Wait()
-			if err := c.send([]byte("x"), false); err != nil {
+			if err := c.send(context.Background(), []byte("x")); err != nil {
 				t.Errorf("send after the queue drained: %v", err)
 			}
 			c.writers.Wait()
@@ -114,7 +114,7 @@ func TestSendAfterCloseIsGone(t *testing.T) {
 	close(netConn.release)
 	c.queueClose(closeGoingAway, "bye")
 	c.writers.Wait()
-	if err := c.send([]byte("x"), false); !errors.Is(err, wire.ErrGone) {
+	if err := c.send(context.Background(), []byte("x")); !errors.Is(err, wire.ErrGone) {
 		t.Fatalf("send after close: %v, want gone", err)
 	}
 	if err := c.gw.Send(context.Background(), relay.Delivery{To: "never", Frame: []byte("x")}); !errors.Is(err, wire.ErrGone) {
@@ -131,7 +131,7 @@ func TestQueueGrowsInChunks(t *testing.T) {
 	var want []byte
 	for n := range 4096 { // 4096 frames of about 1 KiB: 4 MiB
 		payload := fmt.Appendf(nil, `{"n":%d,"x":%q}`, n, strings.Repeat("x", 1000))
-		if err := c.send(payload, false); err != nil {
+		if err := c.send(context.Background(), payload); err != nil {
 			t.Fatal(err)
 		}
 		want = wsframe.AppendFrame(want, ws.OpText, payload)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func TestWriteNowFallsBackInOrder(t *testing.T) {
 	c, client := newTCPConn(t, Options{SendQueueFrames: 10000, SendQueueBytes: 64 << 20})
 
 	// Idle: the frame is written before send returns, with no writer left.
-	if err := c.send([]byte(`{"s":0,"n":0}`), false); err != nil {
+	if err := c.send(context.Background(), []byte(`{"s":0,"n":0}`)); err != nil {
 		t.Fatal(err)
 	}
 	c.mu.Lock()
@@ -106,7 +107,7 @@ func TestWriteNowFallsBackInOrder(t *testing.T) {
 	const frames = 2000 // 2 MB: far more than the socket buffers hold
 	pad := strings.Repeat("x", 1000)
 	for n := 1; n < frames; n++ {
-		if err := c.send(fmt.Appendf(nil, `{"s":0,"n":%d,"x":%q}`, n, pad), false); err != nil {
+		if err := c.send(context.Background(), fmt.Appendf(nil, `{"s":0,"n":%d,"x":%q}`, n, pad)); err != nil {
 			t.Fatalf("send #%d: %v", n, err)
 		}
 	}
@@ -143,7 +144,7 @@ func TestConcurrentSendersKeepOrder(t *testing.T) {
 		wg.Go(func() {
 			for n := range perSender {
 				pad := strings.Repeat("y", n%7*100)
-				if err := c.send(fmt.Appendf(nil, `{"s":%d,"n":%d,"x":%q}`, s, n, pad), n%3 == 0); err != nil {
+				if err := c.send(batchIf(n%3 == 0), fmt.Appendf(nil, `{"s":%d,"n":%d,"x":%q}`, s, n, pad)); err != nil {
 					t.Errorf("sender %d, #%d: %v", s, n, err)
 					return
 				}
@@ -168,7 +169,7 @@ func TestWriteNowFailure(t *testing.T) {
 	_ = client.Close() // RST
 	var err error
 	for range 100 {
-		if err = c.send([]byte(`{"n":1}`), false); err != nil {
+		if err = c.send(context.Background(), []byte(`{"n":1}`)); err != nil {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -194,10 +195,19 @@ func TestWriteNowRestGoesFirst(t *testing.T) {
 	c.flightFrames, c.flightBytes = 1, wsframe.FrameSize(len(big))
 	c.mu.Unlock()
 	// ...when another sender queues a frame behind it.
-	if err := c.send([]byte(`{"s":0,"n":1}`), false); err != nil {
+	if err := c.send(context.Background(), []byte(`{"s":0,"n":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.writeNow(ws.OpText, big, true)
 	checkOrder(t, readFrames(t, client, 2), 1, 2)
 	c.writers.Wait()
+}
+
+// batchIf is a context marked as a reader's with more messages buffered
+// when more is true.
+func batchIf(more bool) context.Context {
+	if more {
+		return MoreToFollow(context.Background())
+	}
+	return context.Background()
 }

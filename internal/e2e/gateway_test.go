@@ -83,6 +83,19 @@ func TestGateway(t *testing.T) {
 	Run(t, startGateway)
 }
 
+// TestGatewayReaderGoroutines runs the suite against the gateway with its
+// in-process relay and no event loops: every connection has a reader
+// goroutine, as TLS connections and other integrations do.
+func TestGatewayReaderGoroutines(t *testing.T) {
+	Run(t, func(t *testing.T, cfg Config) Server {
+		srv := gatewaytest.NewUnstarted(t)
+		opts := gatewayOptions(cfg)
+		opts.EventLoops = -1
+		srv.Start(opts)
+		return OneNode(node(srv), testAPIKey)
+	})
+}
+
 // startTwoListeners starts one gateway with its in-process relay and serves
 // its public handler on a second listener and its admin handler on a second
 // listener too, and returns the two pairs as two nodes. Every exchange the

@@ -126,3 +126,24 @@ func TryWrite(raw syscall.RawConn, b []byte) (n int, err error) {
 	}
 	return n, nil
 }
+
+// ReadFD makes one read system call on the non-blocking descriptor fd, as
+// an event loop that owns the descriptor does: n > 0 bytes, 0 with a nil
+// error at the end of the stream, and syscall.EAGAIN when nothing has
+// arrived. Other errors are the system call's, unwrapped.
+func ReadFD(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	return read(uintptr(fd), b)
+}
+
+// WriteFD makes one write system call on the non-blocking descriptor fd
+// and reports how much of b the socket took; syscall.EAGAIN when its send
+// buffer is full. Other errors are the system call's, unwrapped.
+func WriteFD(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	return write(uintptr(fd), b)
+}

@@ -1,0 +1,754 @@
+//go:build linux
+
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+
+	"github.com/monologue-go/monologue/internal/rawsock"
+	"github.com/monologue-go/monologue/internal/wsframe"
+	"github.com/monologue-go/monologue/wire"
+)
+
+// loopsSupported reports whether this platform has event loops.
+const loopsSupported = true
+
+// loopReadSize is the size of the buffer a loop reads a connection into;
+// a connection holds one only while it has bytes the loop has not handled.
+const loopReadSize = 16 << 10
+
+// loopEvents is how many events one epoll_wait returns at most.
+const loopEvents = 256
+
+// A round that found at least lingerEvents sockets ready is followed by a
+// pause of lingerTime before the next epoll_wait: the loop is busy, so more
+// frames arrive meanwhile, and the next round reads, handles and writes
+// them together, with fewer system calls and wake-ups each. A round with
+// one socket ready (a lone call) never waits, so latency at low load is
+// unchanged; under load the pause is small next to the queueing.
+const (
+	lingerEvents = 2
+	lingerTime   = 50 * time.Microsecond
+)
+
+// Bounds of the time between two sweeps of a loop's deadlines.
+const (
+	minSweep = 5 * time.Millisecond
+	maxSweep = time.Second
+)
+
+var loopReadPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, loopReadSize)
+	return &b
+}}
+
+// loop is an event loop over an epoll instance of its own that serves the
+// plain-TCP connections given to it. Each round it takes the sockets that
+// are ready, reads each once (a read that does not fill the buffer has
+// emptied the socket, so no read is spent to learn that), handles every
+// whole message read, and then writes each connection the frames the round
+// queued for it with one system call. A connection's idle wait costs no
+// goroutine and no buffer: only its place in the epoll set.
+//
+// The loop keeps to the common case: whole, unfragmented text, binary,
+// ping and pong frames, and frames that arrive in pieces. Anything else (a
+// close frame, a fragmented or oversized message, a protocol error, an
+// ending, a close asked for, a deadline) is handed to a goroutine that runs
+// the connection's ordinary reader over the same socket, which waits for
+// the loop to say the socket is readable; that goroutine gives the
+// connection back to the loop once it has been idle for handoffDelay.
+//
+// The loop blocks in epoll_wait itself, and the connections' descriptors
+// are taken out of Go's netpoller (each is a duplicate of the accepted
+// socket's, which is closed), so an event wakes one thread, once.
+type loop struct {
+	g    *Gateway
+	epfd int
+	wake int             // eventfd written when a task is posted
+	ctx  context.Context // g.ctx marked with this loop (see sendModeOf)
+
+	mu      sync.Mutex
+	conns   map[int32]*conn // by descriptor
+	tasks   []loopTask
+	woken   bool // wake was written since the tasks were last taken
+	pending atomic.Bool
+
+	dirtyMu sync.Mutex
+	dirty   []*conn // connections with frames queued this round
+
+	// Owned by the loop's goroutine.
+	events    []unix.EpollEvent
+	ready     []*conn
+	again     []*conn // their last read filled the buffer: read again
+	spareRead []*conn // again's other slice
+	spareDirt []*conn // dirty's other slice
+	taken     []loopTask
+	nextSweep int64
+	done      chan struct{}
+}
+
+type taskKind uint8
+
+const (
+	// taskAdd gives the loop a new connection.
+	taskAdd taskKind = iota
+	// taskResume gives a connection back from its goroutine.
+	taskResume
+	// taskWake is a close asked for: the loop hands the connection to a
+	// goroutine, or wakes the goroutine that has it.
+	taskWake
+	// taskStop ends the loop.
+	taskStop
+)
+
+type loopTask struct {
+	kind taskKind
+	c    *conn
+}
+
+// newLoop returns a running loop.
+func newLoop(g *Gateway) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: epoll_create1: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("gateway: eventfd: %w", err)
+	}
+	// Every write to the eventfd is an edge, so the loop never reads it:
+	// its counter cannot come near overflowing.
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(wake)}); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(wake)
+		return nil, fmt.Errorf("gateway: epoll_ctl: %w", err)
+	}
+	l := &loop{
+		g:      g,
+		epfd:   epfd,
+		wake:   wake,
+		conns:  make(map[int32]*conn),
+		events: make([]unix.EpollEvent, loopEvents),
+		ready:  make([]*conn, loopEvents),
+		done:   make(chan struct{}),
+	}
+	l.ctx = context.WithValue(g.ctx, batchKey{}, l)
+	go l.run()
+	return l, nil
+}
+
+// adopt gives c a duplicate of its socket's descriptor, which the loop
+// will own, before c can be found by other goroutines. It returns false,
+// changing nothing, when the socket cannot be duplicated.
+func (l *loop) adopt(c *conn) bool {
+	fd := -1
+	var derr error
+	if err := c.raw.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil || derr != nil {
+		return false
+	}
+	c.lp, c.fd, c.raw = l, fd, nil
+	c.readable = make(chan struct{}, 1)
+	c.writable = make(chan struct{}, 1)
+	return true
+}
+
+// start closes the original descriptor of c's socket, which takes it out
+// of Go's netpoller (the duplicate keeps the socket and its O_NONBLOCK),
+// and gives c to the loop.
+func (l *loop) start(c *conn) {
+	_ = c.netConn.Close()
+	l.post(loopTask{kind: taskAdd, c: c})
+}
+
+// release closes the duplicate of a connection that never started.
+func (l *loop) release(c *conn) {
+	c.mu.Lock()
+	if !c.fdClosed {
+		c.fdClosed = true
+		_ = unix.Close(c.fd)
+	}
+	c.mu.Unlock()
+}
+
+// remove takes c's socket out of the loop and closes it (c.mu held, so
+// that breakSocket cannot reach a closed descriptor).
+func (l *loop) remove(c *conn) {
+	l.mu.Lock()
+	if l.conns[int32(c.fd)] == c {
+		delete(l.conns, int32(c.fd))
+	}
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	_ = unix.Close(c.fd)
+	l.mu.Unlock()
+}
+
+// shutdownSocket makes every read and write of the socket fail.
+func shutdownSocket(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
+
+// post queues a task for the loop and wakes it.
+func (l *loop) post(t loopTask) {
+	l.mu.Lock()
+	l.tasks = append(l.tasks, t)
+	wake := !l.woken
+	l.woken = true
+	l.pending.Store(true)
+	l.mu.Unlock()
+	if wake {
+		var one = [8]byte{1}
+		_, _ = unix.Write(l.wake, one[:])
+	}
+}
+
+// stop ends the loop and waits for it.
+func (l *loop) stop() {
+	l.post(loopTask{kind: taskStop})
+	<-l.done
+}
+
+// addDirty puts c on the list of connections written at the end of the
+// round (enqueue calls it for a frame queued with sendRound).
+func (l *loop) addDirty(c *conn) {
+	l.dirtyMu.Lock()
+	l.dirty = append(l.dirty, c)
+	l.dirtyMu.Unlock()
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	defer func() {
+		_ = unix.Close(l.epfd)
+		_ = unix.Close(l.wake)
+	}()
+	l.nextSweep = time.Now().Add(maxSweep).UnixNano()
+	for {
+		n := l.wait()
+		l.handleEvents(n)
+		if l.pending.Load() && l.runTasks() {
+			l.flush()
+			return
+		}
+		l.readAgain()
+		l.flush()
+		if now := time.Now().UnixNano(); now >= l.nextSweep {
+			l.sweep(now)
+		}
+		if n >= lingerEvents {
+			ts := unix.NsecToTimespec(lingerTime.Nanoseconds())
+			_ = unix.Nanosleep(&ts, nil)
+		}
+	}
+}
+
+// wait returns how many events are ready: at once when there are, else
+// after blocking in epoll_wait until there are or the next sweep is due
+// (then 0). The loop blocks in the system call itself rather than in Go's
+// netpoller: a round then costs one epoll_wait, where parking a goroutine
+// costs the netpoller's and the loop's, and a thread switch more.
+func (l *loop) wait() int {
+	timeout := 0
+	if len(l.again) == 0 && !l.pending.Load() {
+		if d := l.nextSweep - time.Now().UnixNano(); d > 0 {
+			timeout = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+		}
+	}
+	for {
+		n, err := unix.EpollWait(l.epfd, l.events, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			l.g.log.Error("event loop: epoll_wait", "err", err)
+			time.Sleep(minSweep)
+			return 0
+		}
+		return n
+	}
+}
+
+// handleEvents reads the ready sockets the loop reads, and wakes the
+// goroutines that wait for the others.
+func (l *loop) handleEvents(n int) {
+	if n == 0 {
+		return
+	}
+	l.mu.Lock()
+	for i := range n {
+		l.ready[i] = l.conns[l.events[i].Fd]
+	}
+	l.mu.Unlock()
+	for i := range n {
+		c := l.ready[i]
+		l.ready[i] = nil
+		if c == nil {
+			continue // the eventfd (tasks are checked each round), or a socket removed since
+		}
+		ev := l.events[i].Events
+		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.wantWrite.Load() {
+			signal(c.writable)
+		}
+		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			if c.looped {
+				l.read(c)
+			} else {
+				signal(c.readable)
+			}
+		}
+	}
+}
+
+// signal wakes whoever waits on ch, or the next to wait on it.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// runTasks carries out the posted tasks; true when the loop is to stop.
+func (l *loop) runTasks() (stop bool) {
+	l.mu.Lock()
+	l.taken, l.tasks = l.tasks, l.taken[:0]
+	l.woken = false
+	l.pending.Store(false)
+	l.mu.Unlock()
+	for i, t := range l.taken {
+		l.taken[i] = loopTask{}
+		switch t.kind {
+		case taskStop:
+			stop = true
+		case taskAdd:
+			l.add(t.c)
+		case taskResume:
+			t.c.looped = true
+			l.watch(t.c)
+			l.read(t.c) // what arrived while the goroutine was giving it back
+		case taskWake:
+			if t.c.looped {
+				l.handOff(t.c, 0)
+			} else {
+				signal(t.c.readable)
+			}
+		}
+	}
+	return stop
+}
+
+// add registers a new connection and handles what came with its handshake.
+func (l *loop) add(c *conn) {
+	l.mu.Lock()
+	l.conns[int32(c.fd)] = c
+	err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{
+		Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+		Fd:     int32(c.fd),
+	})
+	l.mu.Unlock()
+	if err != nil {
+		// The goroutine reader cannot wait either: shut the socket so that
+		// it ends the connection at once, and say why.
+		l.g.log.Error("event loop: epoll_ctl", "connection", c.id, "err", err)
+		shutdownSocket(c.fd)
+		c.looped = false
+		c.rearm()
+		go c.serve()
+		return
+	}
+	c.looped = true
+	l.watch(c)
+	if len(c.early) > 0 {
+		in := loopReadPool.Get().(*[]byte)
+		*in = append((*in)[:0], c.early...)
+		c.early = nil
+		c.in = in
+		if !l.frames(c) {
+			return
+		}
+	}
+	l.read(c)
+}
+
+// watch makes sure the loop sweeps by the time c's deadline passes.
+func (l *loop) watch(c *conn) {
+	if at := c.limitDeadline(); at != 0 {
+		l.nextSweep = min(l.nextSweep, at)
+	}
+}
+
+// readAgain reads the sockets whose last read filled the buffer.
+func (l *loop) readAgain() {
+	if len(l.again) == 0 {
+		return
+	}
+	again := l.again
+	l.again = l.spareRead[:0]
+	for i, c := range again {
+		again[i] = nil
+		if c.looped {
+			l.read(c)
+		}
+	}
+	l.spareRead = again[:0]
+}
+
+// read reads c's socket once and handles the whole frames it has.
+func (l *loop) read(c *conn) {
+	if c.in == nil {
+		c.in = loopReadPool.Get().(*[]byte)
+	}
+	b := *c.in
+	if len(b) == cap(b) {
+		b = growRead(b, c.need)
+	}
+	n, err := rawsock.ReadFD(c.fd, b[len(b):cap(b)])
+	if err == syscall.EAGAIN {
+		*c.in = b
+		c.releaseIn()
+		return
+	}
+	if err != nil || n == 0 {
+		// The end of the stream or a failed socket: the goroutine reads
+		// it again and ends the connection as the ordinary reader does.
+		*c.in = b
+		l.handOff(c, 0)
+		return
+	}
+	filled := n == cap(b)-len(b)
+	*c.in = b[:len(b)+n]
+	if l.frames(c) && filled {
+		l.again = append(l.again, c)
+	}
+}
+
+// growRead returns b with room for more: twice its size, up to need (the
+// whole frame being read) when that is larger than b, so a frame's buffer
+// grows with what has arrived of it, not with what its header announces.
+func growRead(b []byte, need int) []byte {
+	size := max(2*cap(b), loopReadSize)
+	if need > cap(b) {
+		size = min(size, need)
+	}
+	grown := make([]byte, len(b), size)
+	copy(grown, b)
+	return grown
+}
+
+// releaseIn gives c's read buffer back when it holds nothing.
+func (c *conn) releaseIn() {
+	if c.in == nil || len(*c.in) > 0 {
+		return
+	}
+	if cap(*c.in) == loopReadSize {
+		loopReadPool.Put(c.in)
+	}
+	c.in = nil
+	c.need = 0
+}
+
+// frames handles the whole frames at the start of c.in and keeps the rest.
+// It returns false when it handed the connection to a goroutine.
+func (l *loop) frames(c *conn) bool {
+	g := l.g
+	b := *c.in
+	off := 0
+	limit := int64(g.opts.MaxMessageSize)
+	for len(b)-off >= 2 {
+		rest := b[off:]
+		size := wsframe.HeaderSize(rest[1])
+		if len(rest) < size {
+			break
+		}
+		h, err := wsframe.ParseHeader(rest[:size])
+		if err != nil || ws.CheckHeader(h, ws.StateServerSide) != nil || !h.Fin ||
+			h.OpCode == ws.OpContinuation || h.OpCode == ws.OpClose || h.Length > limit {
+			// The goroutine reader answers it (and its errors) as always.
+			l.handOff(c, off)
+			return false
+		}
+		total := int64(size) + h.Length
+		if int64(len(rest)) < total {
+			c.need = int(total)
+			break
+		}
+		payload := rest[size:total]
+		ws.Cipher(payload, h.Mask, 0)
+		c.touch()
+		c.frameDone()
+		off += int(total)
+		switch h.OpCode {
+		case ws.OpText:
+			if !c.handle(l.ctx, payload) {
+				l.end(c, off, ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true})
+				return false
+			}
+		case ws.OpBinary:
+			c.replyError(l.ctx, wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
+		case ws.OpPing:
+			if g.opts.MessageRate > 0 && !c.allow() {
+				g.metrics.dropped("ping_rate_limited", 1)
+			} else {
+				_ = c.enqueue(ws.OpPong, payload, true, sendRound, l)
+			}
+		}
+	}
+	if off > 0 {
+		b = b[:copy(b, b[off:])]
+		*c.in = b
+		c.need = 0
+	}
+	if len(b) > 0 {
+		c.startFrame(l)
+	} else {
+		c.releaseIn()
+	}
+	return true
+}
+
+// startFrame notes that a frame has started and the loop waits for its
+// rest: from now on FrameTimeout bounds it.
+func (c *conn) startFrame(l *loop) {
+	c.inFrame = true
+	if c.frameDeadline == 0 && c.gw.opts.FrameTimeout > 0 {
+		c.frameDeadline = time.Now().UnixNano() + int64(c.gw.opts.FrameTimeout)
+		l.nextSweep = min(l.nextSweep, c.frameDeadline)
+	}
+}
+
+// handOff gives c to a goroutine running the ordinary reader, which reads
+// c.in from off first.
+func (l *loop) handOff(c *conn, off int) {
+	l.keepUnread(c, off)
+	c.looped = false
+	c.rearm()
+	go c.serve()
+}
+
+// end gives c to a goroutine that ends it, reading c.in from off first
+// (the client's close frame may be there).
+func (l *loop) end(c *conn, off int, e ending) {
+	l.keepUnread(c, off)
+	c.looped = false
+	go c.end(e)
+}
+
+// keepUnread moves what the goroutine reader is to read first from c.in
+// to c.early.
+func (l *loop) keepUnread(c *conn, off int) {
+	if c.in != nil {
+		if len(*c.in) > off {
+			c.early = append([]byte(nil), (*c.in)[off:]...)
+		}
+		*c.in = (*c.in)[:0]
+		c.releaseIn()
+	}
+}
+
+// flush writes every connection the frames this round queued for it.
+func (l *loop) flush() {
+	l.dirtyMu.Lock()
+	dirty := l.dirty
+	l.dirty = l.spareDirt[:0]
+	l.dirtyMu.Unlock()
+	for i, c := range dirty {
+		dirty[i] = nil
+		c.flushRound()
+	}
+	l.dirtyMu.Lock()
+	l.spareDirt = dirty[:0]
+	l.dirtyMu.Unlock()
+}
+
+// sweep hands the connections whose deadline (idle timeout, age limit,
+// frame timeout) has passed to a goroutine, which decides what it means,
+// and sets when to sweep next.
+func (l *loop) sweep(now int64) {
+	next := now + int64(maxSweep)
+	var due []*conn
+	l.mu.Lock()
+	for _, c := range l.conns {
+		if !c.looped {
+			continue
+		}
+		at := c.limitDeadline()
+		switch {
+		case at == 0:
+		case at <= now:
+			due = append(due, c)
+		default:
+			next = min(next, at)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range due {
+		l.handOff(c, 0)
+	}
+	l.nextSweep = max(next, now+int64(minSweep))
+}
+
+// flushRound writes the frames queued for c in a loop's round with one
+// system call, unless a writer is running (it takes them). What the
+// socket does not take goes to a writer goroutine.
+func (c *conn) flushRound() {
+	c.mu.Lock()
+	c.inRound = false
+	if c.writing || c.pending.empty() || c.broken || c.fdClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	if len(c.pending.more) > 0 {
+		c.mu.Unlock()
+		go c.writeLoop() // more than a chunk: writev from a goroutine
+		return
+	}
+	queue, texts, frames := c.pending, c.pendingTexts, c.pendingFrames
+	c.flightFrames, c.flightBytes = frames, queue.bytes
+	c.pending, c.pendingFrames, c.pendingTexts = sendQueue{}, 0, 0
+	c.mu.Unlock()
+
+	buf := queue.head
+	n, err := c.tryWrite(*buf)
+	if n > 0 {
+		c.touch()
+	}
+	c.gw.unqueued(n)
+	c.mu.Lock()
+	c.flightFrames, c.flightBytes = 0, 0
+	switch {
+	case err != nil:
+		c.broken, c.closed, c.writeErr = true, true, err
+		c.gw.unqueued(len(*buf) - n)
+		dropped := int(texts) + c.dropPendingLocked()
+		c.writing = false
+		c.mu.Unlock()
+		putChunk(buf)
+		c.writeFailed(err, dropped)
+		c.writers.Done()
+		return
+	case n < len(*buf):
+		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		c.pending.prepend(buf)
+		c.pendingFrames += frames
+		c.pendingTexts += texts
+		c.mu.Unlock()
+		go c.writeLoop() // inherits writing and the writers count
+		return
+	}
+	idle := c.pending.empty()
+	if idle {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	putChunk(buf)
+	c.gw.metrics.messagesOut.Add(float64(texts))
+	if idle {
+		c.writers.Done()
+		return
+	}
+	go c.writeLoop() // frames queued meanwhile by others
+}
+
+// readLooped is read for a connection an event loop owns, from the
+// goroutine that has it: it waits for the loop to signal the socket
+// readable, within the read deadline, and for a close asked for.
+func (c *conn) readLooped(p []byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if !c.lingering && c.closeStatus.Load() != 0 {
+			return 0, os.ErrDeadlineExceeded
+		}
+		var wait time.Duration
+		if c.deadline != 0 {
+			wait = time.Duration(c.deadline - time.Now().UnixNano())
+			if wait <= 0 {
+				return 0, os.ErrDeadlineExceeded
+			}
+		}
+		n, err := rawsock.ReadFD(c.fd, p)
+		switch {
+		case err == nil && n == 0:
+			return 0, io.EOF
+		case err == nil:
+			return n, nil
+		case err != syscall.EAGAIN:
+			return 0, os.NewSyscallError("read", err)
+		}
+		if wait == 0 {
+			<-c.readable
+			continue
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-c.readable:
+		case <-timer.C:
+		}
+	}
+}
+
+// writeLooped is write for a connection an event loop owns: it writes q
+// whole, waiting for the loop to signal the socket writable, within
+// WriteTimeout.
+func (c *conn) writeLooped(q *sendQueue) error {
+	deadline := time.Now().Add(c.gw.opts.WriteTimeout)
+	var timer *time.Timer
+	defer func() {
+		c.wantWrite.Store(false)
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	chunks := append(make([]*[]byte, 0, 1+len(q.more)), q.head)
+	chunks = append(chunks, q.more...)
+	for _, chunk := range chunks {
+		b := *chunk
+		for len(b) > 0 {
+			// Set before the attempt, so that the loop signals any
+			// room made after a write finds none.
+			c.wantWrite.Store(true)
+			n, err := rawsock.WriteFD(c.fd, b)
+			if err == nil {
+				b = b[n:]
+				continue
+			}
+			if err != syscall.EAGAIN {
+				return os.NewSyscallError("write", err)
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return fmt.Errorf("write: %w", os.ErrDeadlineExceeded)
+			}
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-c.writable:
+			case <-timer.C:
+			}
+		}
+	}
+	c.touch()
+	return nil
+}

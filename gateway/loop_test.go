@@ -1,0 +1,200 @@
+//go:build linux
+
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gorilla/websocket"
+
+	"github.com/monologue-go/monologue/gateway"
+)
+
+// clientFrame is a masked client frame of op carrying payload.
+func clientFrame(t *testing.T, fin bool, op ws.OpCode, payload string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	h := ws.Header{Fin: fin, OpCode: op, Length: int64(len(payload)), Masked: true, Mask: ws.NewMask()}
+	if err := ws.WriteHeader(&buf, h); err != nil {
+		t.Fatal(err)
+	}
+	masked := []byte(payload)
+	ws.Cipher(masked, h.Mask, 0)
+	buf.Write(masked)
+	return buf.Bytes()
+}
+
+// raw is the client's socket under c, for writing frames the way no
+// WebSocket library would: in pieces, many at once, fragmented.
+func (c *client) raw() net.Conn { return c.ws.NetConn() }
+
+func (c *client) writeRaw(b []byte) {
+	c.t.Helper()
+	if _, err := c.raw().Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// TestLoopFrameInPieces: a frame that arrives a few bytes at a time, its
+// header split too, is handled once whole, and the frames after it too.
+func TestLoopFrameInPieces(t *testing.T) {
+	s := start(t, gateway.Options{})
+	c := s.dial(t)
+	id := c.whoami()
+	msg := fmt.Sprintf(`{"to":%q,"payload":"%s","id":"p"}`, id, strings.Repeat("x", 300))
+	frame := append(clientFrame(t, true, ws.OpText, msg), clientFrame(t, true, ws.OpText, "whoami")...)
+	for i := 0; i < len(frame); i += 7 {
+		c.writeRaw(frame[i:min(i+7, len(frame))])
+		time.Sleep(time.Millisecond)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(c.read()), &got); err != nil || got["payload"] != strings.Repeat("x", 300) {
+		t.Fatalf("got %v (%v), want the payload", got, err)
+	}
+	if who := c.read(); who != id {
+		t.Fatalf("whoami after the pieces: %q, want %q", who, id)
+	}
+}
+
+// TestLoopManyFramesAtOnce: frames written together past the size of a
+// loop's read buffer (a frame straddles its end) are all handled, in order.
+func TestLoopManyFramesAtOnce(t *testing.T) {
+	s := start(t, gateway.Options{})
+	sender, receiver := s.dial(t), s.dial(t)
+	to := receiver.whoami()
+	const n = 400
+	var batch []byte
+	for i := range n {
+		batch = append(batch, clientFrame(t, true, ws.OpText, fmt.Sprintf(`{"to":%q,"payload":{"n":%d,"pad":"%s"}}`, to, i, strings.Repeat("y", 90)))...)
+	}
+	if len(batch) < 3*16<<10 {
+		t.Fatalf("batch of %d bytes is too small to fill the read buffer", len(batch))
+	}
+	sender.writeRaw(batch)
+	for i := range n {
+		var got struct {
+			Payload struct{ N int } `json:"payload"`
+		}
+		if err := json.Unmarshal([]byte(receiver.read()), &got); err != nil || got.Payload.N != i {
+			t.Fatalf("frame %d: got %+v (%v)", i, got, err)
+		}
+	}
+}
+
+// TestLoopLargeMessage: a message far larger than a loop's read buffer
+// arrives whole.
+func TestLoopLargeMessage(t *testing.T) {
+	s := start(t, gateway.Options{MaxMessageSize: 1 << 20})
+	c := s.dial(t)
+	id := c.whoami()
+	payload := strings.Repeat("z", 700<<10)
+	c.send(fmt.Sprintf(`{"to":%q,"payload":%q}`, id, payload))
+	var got map[string]any
+	if err := json.Unmarshal([]byte(c.read()), &got); err != nil || got["payload"] != payload {
+		t.Fatalf("large message: %v", err)
+	}
+	// And the connection carries on with small ones.
+	if who := c.whoami(); who != id {
+		t.Fatalf("whoami: %q", who)
+	}
+}
+
+// TestLoopFragmentsPingsAndBinary: a fragmented message (which the loop
+// hands to a goroutine), a ping between its fragments, and a binary frame
+// are answered as always, and the connection goes on being served after
+// it is given back to its loop.
+func TestLoopFragmentsPingsAndBinary(t *testing.T) {
+	s := start(t, gateway.Options{})
+	c := s.dial(t)
+	id := c.whoami()
+	pongs := make(chan string, 4)
+	c.ws.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	msg := fmt.Sprintf(`{"to":%q,"payload":"fragmented"}`, id)
+	var b []byte
+	b = append(b, clientFrame(t, false, ws.OpText, msg[:10])...)
+	b = append(b, clientFrame(t, true, ws.OpPing, "between")...)
+	b = append(b, clientFrame(t, true, ws.OpContinuation, msg[10:])...)
+	b = append(b, clientFrame(t, true, ws.OpBinary, "bin")...)
+	c.writeRaw(b)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(c.read()), &got); err != nil || got["payload"] != "fragmented" {
+		t.Fatalf("fragmented message: %v (%v)", got, err)
+	}
+	if m := c.readJSON(); errorCode(m) != "bad_request" {
+		t.Fatalf("binary frame: %v, want bad_request", m)
+	}
+	select {
+	case p := <-pongs:
+		if p != "between" {
+			t.Fatalf("pong %q", p)
+		}
+	default:
+		t.Fatal("no pong for the ping between fragments")
+	}
+	time.Sleep(300 * time.Millisecond) // past the hand-back of the idle goroutine
+	c.writeRaw(clientFrame(t, true, ws.OpPing, "after"))
+	if who := c.whoami(); who != id {
+		t.Fatalf("whoami after the hand-back: %q", who)
+	}
+	if p := <-pongs; p != "after" {
+		t.Fatalf("pong %q, want after", p)
+	}
+}
+
+// TestLoopClientClose: a close frame from the client is answered with the
+// same status, and the connection is gone for others at once.
+func TestLoopClientClose(t *testing.T) {
+	s := start(t, gateway.Options{})
+	c, other := s.dial(t), s.dial(t)
+	id := c.whoami()
+	if err := c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "bye")); err != nil {
+		t.Fatal(err)
+	}
+	if status := c.closeStatus(5 * time.Second); status != 4000 {
+		t.Fatalf("close status %d, want 4000", status)
+	}
+	eventually(t, 5*time.Second, "the connection to go", func() bool { return s.gw.ConnectionCount() == 1 })
+	other.send(fmt.Sprintf(`{"to":%q,"payload":1,"id":"g"}`, id))
+	if m := other.readJSON(); errorCode(m) != "gone" {
+		t.Fatalf("send to a closed connection: %v, want gone", m)
+	}
+}
+
+// TestLoopIdleConnectionsHoldNoGoroutine: with event loops, an idle
+// connection costs no goroutine; without them, one each.
+func TestLoopIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	const conns = 200
+	for _, tc := range []struct {
+		name        string
+		loops       int
+		least, most int
+	}{
+		{name: "loops", loops: 0, least: 0, most: conns / 10},
+		{name: "reader goroutines", loops: -1, least: conns, most: 4 * conns},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, gateway.Options{EventLoops: tc.loops})
+			warm := s.dial(t) // the loops start with the first connection
+			warm.whoami()
+			before := runtime.NumGoroutine()
+			for range conns {
+				s.dial(t).whoami()
+			}
+			time.Sleep(300 * time.Millisecond) // readers past their hand-over
+			grown := runtime.NumGoroutine() - before
+			// The test's own clients are gorilla connections, which start no
+			// goroutines of their own.
+			if grown < tc.least || grown > tc.most {
+				t.Fatalf("%d idle connections: %d more goroutines, want %d to %d", conns, grown, tc.least, tc.most)
+			}
+		})
+	}
+}
