@@ -68,10 +68,52 @@
 // frame timeout (a frame that has started must arrive whole within
 // Options.FrameTimeout) are read deadlines too: no timer goroutines.
 //
+// # Event loops
+//
+// With the in-process relay over in-memory stores (whose Handle never
+// waits), plain-TCP connections on Linux are served by event loops instead
+// of reader goroutines: one per GOMAXPROCS (Options.EventLoops). After the
+// handshake the connection's socket descriptor is duplicated and the
+// original closed, which takes the socket out of Go's netpoller; the loop
+// owns the duplicate in an epoll set of its own (edge-triggered). Each
+// round the loop blocks in epoll_wait, reads each ready socket once (a
+// read that does not fill its buffer has emptied the socket, so no read is
+// spent to learn that, which a goroutine per connection cannot avoid:
+// the netpoller wants EAGAIN before it parks), handles the whole frames it
+// read, and then writes each connection the frames the round queued for it
+// with one write (sendRound; the loop's context carries the loop, see
+// sendModeOf). Frames from other goroutines go the ordinary way (writeNow,
+// writeLoop). After a round that found two or more sockets ready the loop
+// pauses 50 µs, so that under load more frames share each system call; a
+// lone call never waits. An idle connection holds neither a goroutine nor
+// a buffer. System calls per relayed call with one-frame-per-write clients
+// fall from about five to under three (BENCHMARKS.md).
+//
+// The loop handles whole unfragmented text, binary, ping and
+// pong frames, and frames that arrive in pieces. Anything else — a close
+// frame, a fragment, a frame over the size limit, a protocol error, the
+// end of the stream, a close asked for, a passed deadline (idle timeout,
+// age limit, frame timeout: the loop sweeps them when the earliest is due)
+// — it hands to a goroutine running the ordinary reader (conn.serve,
+// conn.end) with the bytes it holds as conn.early. That goroutine reads
+// the same socket: its reads are non-blocking, and on EAGAIN it waits for
+// the loop to signal conn.readable (or for its deadline); it gives the
+// connection back to the loop (conn.park) once it has waited handoffDelay
+// for a message, as it would hand over to a fresh goroutine. A writer that
+// finds the socket's send buffer full waits for the loop to signal
+// conn.writable, within WriteTimeout. Only the loop changes conn.looped;
+// descriptors are closed (conn.closeSocket) only by a connection's
+// teardown, after its writers are done, under conn.mu, so breakSocket
+// never reaches a descriptor that was reused.
+//
 // # Locks
 //
 // Lock order: Gateway.lifecycle, then a table shard's mu; conn.mu is a leaf,
-// never held while taking another lock or doing I/O. The writer holds no lock
+// never held while taking another lock or doing I/O, except that a loop's
+// connection closes or shuts down its socket under it (closeSocket takes
+// the loop's mu after it). A loop's mu guards its descriptor table and its
+// tasks; its list of connections to write at the end of the round has a
+// mutex of its own, taken after conn.mu is released. The writer holds no lock
 // while it writes: writeNow marks itself the writer and counts its frame in
 // flight under conn.mu, releases it, then writes, and takes it again to
 // settle. The socket's own write lock (taken inside net.Conn.Write and
@@ -91,7 +133,11 @@
 // writeNow is writing as in flight; the writer drains everything queued with
 // one Write call (one writev when it spans chunks). The bytes in all queues
 // together are counted when queued and uncounted when written or dropped
-// (Gateway.QueuedBytes), and bounded by Options.MaxQueuedBytes. Measured with 15,000 idle connections: about
-// 5.3 KiB of RSS each (a 2 KiB stack, about 1.5 KiB of live heap, and GC
-// headroom); TLS connections cost more (crypto/tls keeps its own buffers).
+// (Gateway.QueuedBytes), and bounded by Options.MaxQueuedBytes; a frame a
+// loop's round queues for a connection with nothing else waiting is exempt
+// from that bound, as writeNow's is, since it leaves at the end of the
+// round. Measured with 15,000 idle connections: about 5.3 KiB of RSS each
+// with reader goroutines (a 2 KiB stack, about 1.5 KiB of live heap, and GC
+// headroom), about 2.5 KiB with event loops; TLS connections cost more
+// (crypto/tls keeps its own buffers).
 package gateway
