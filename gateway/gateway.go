@@ -54,6 +54,7 @@ type Gateway struct {
 
 	loops     loops     // event loops for plain-TCP connections
 	loopsOnce sync.Once // starts them
+	stopOnce  sync.Once // stops them
 }
 
 var _ relay.Sender = (*Gateway)(nil)

@@ -300,10 +300,15 @@ func (l *loop) handleEvents(n int) {
 			signal(c.writable)
 		}
 		if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-			if c.looped {
-				l.read(c)
-			} else {
+			if !c.looped {
 				signal(c.readable)
+				continue
+			}
+			l.read(c)
+			if ev&(unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.looped {
+				// The end of the stream came with this edge and there will
+				// be no other: read on until it is met.
+				l.again = append(l.again, c)
 			}
 		}
 	}

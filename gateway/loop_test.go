@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,4 +198,30 @@ func TestLoopIdleConnectionsHoldNoGoroutine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoopAbruptClose: a client that sends a frame and drops the socket,
+// without a close frame, is gone at once, not at its idle timeout.
+func TestLoopAbruptClose(t *testing.T) {
+	s := start(t, gateway.Options{})
+	c, other := s.dial(t), s.dial(t)
+	to := other.whoami()
+	c.whoami()
+	// Corked, the frame leaves with the FIN in one segment: the loop sees
+	// one edge for both.
+	raw, err := c.raw().(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	// A message that asks for no answer, so no write to the dropped
+	// socket brings another edge.
+	c.writeRaw(clientFrame(t, true, ws.OpText, fmt.Sprintf(`{"to":%q,"payload":"last"}`, to)))
+	_ = c.raw().Close()
+	if got := other.readJSON(); got["payload"] != "last" {
+		t.Fatalf("got %v", got)
+	}
+	eventually(t, 5*time.Second, "the dropped connection to go", func() bool { return s.gw.ConnectionCount() == 1 })
 }

@@ -51,11 +51,14 @@ func (g *Gateway) prepareLoop(c *conn) bool {
 	return l.adopt(c)
 }
 
-// stopLoops ends the event loops once no connection uses them.
+// stopLoops ends the event loops once no connection uses them. A
+// handshake that ends after it cannot register (the gateway is closing),
+// so it never gives its connection to a stopped loop.
 func (g *Gateway) stopLoops() {
 	g.loopsOnce.Do(func() {}) // none start after this
-	for _, l := range g.loops.all {
-		l.stop()
-	}
-	g.loops.all = nil
+	g.stopOnce.Do(func() {
+		for _, l := range g.loops.all {
+			l.stop()
+		}
+	})
 }
