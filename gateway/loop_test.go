@@ -178,8 +178,10 @@ func TestLoopIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		loops       int
 		least, most int
 	}{
-		{name: "loops", loops: 0, least: 0, most: conns / 10},
-		{name: "reader goroutines", loops: -1, least: conns, most: 4 * conns},
+		// Goroutines of the test's earlier work may end meanwhile: the
+		// bounds tell none per connection from one each, with room.
+		{name: "loops", loops: 0, least: -conns, most: conns / 10},
+		{name: "reader goroutines", loops: -1, least: conns * 3 / 4, most: 4 * conns},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := start(t, gateway.Options{EventLoops: tc.loops})
