@@ -32,13 +32,20 @@ func serverOf(peer string) string { return strings.TrimSuffix(peer, plainSuffix)
 // do: every frame in a write of its own, as soon as it is made, never two
 // in one. Callers write each call and callees each answer by itself
 // (gorilla, one WriteMessage per frame, with buffers large enough that a
-// frame is never split); subscribers and held connections are the bare
-// WebSockets of monologueDriver, which write nothing while they run.
+// frame is never split); subscribers are the bare WebSockets of
+// monologueDriver, which write nothing while they run, and held
+// connections (connect, idle) are opened by the leanest client there is
+// (see hold).
 type plainDriver struct {
 	monologueDriver
 	// wrap, when set, wraps each connection the driver's callers, callees
 	// and publishers open (a test counts their writes).
 	wrap func(net.Conn) net.Conn
+
+	leanOnce sync.Once // makes leanReq
+	leanReq  []byte
+	leanAddr string
+	leanErr  error
 }
 
 // plainBuffer holds a whole frame of the largest payloads the scenarios
