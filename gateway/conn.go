@@ -226,13 +226,18 @@ func (c *conn) finish(end ending) {
 
 // refuse closes a connection upgraded while the gateway began shutting down.
 func (c *conn) refuse() {
-	if c.lp != nil {
-		c.lp.release(c)
-	}
 	frame := wsframe.AppendFrame(nil, ws.OpClose, wsframe.AppendCloseBody(nil, ws.StatusGoingAway, "server shutting down"))
-	_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
-	_, _ = c.netConn.Write(frame)
-	_ = c.netConn.Close()
+	if c.netConn == nil { // upgraded by its loop: the loop's descriptor is its only one
+		_, _ = c.tryWrite(frame)
+		c.lp.release(c)
+	} else {
+		if c.lp != nil {
+			c.lp.release(c)
+		}
+		_ = c.netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout))
+		_, _ = c.netConn.Write(frame)
+		_ = c.netConn.Close()
+	}
 	c.gw.metrics.rejected("shutting_down")
 	c.gw.disconnected(c.id, c.identity())
 }

@@ -42,9 +42,16 @@ func ConnectRequest(ctx context.Context) (*http.Request, bool) {
 	return r, ok
 }
 
-// serveWebSocket is the handshake: API key, $connect, upgrade, then the
-// connection's reader goroutine.
+// serveWebSocket is the handshake net/http serves.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	g.handshake(w, r, r.PathValue("stage"), nil)
+}
+
+// handshake is the handshake: API key, $connect, upgrade, then the
+// connection's reader. up is nil for a request net/http serves, which is
+// upgraded by hijacking w, or the socket of a request an event loop read
+// itself (see Gateway.Listener), whose loop completes the upgrade.
+func (g *Gateway) handshake(w http.ResponseWriter, r *http.Request, stage string, up *upgrade) {
 	tenant, ok := g.keys.lookup(requestKey(r))
 	if !ok {
 		g.metrics.rejected("forbidden")
@@ -92,25 +99,37 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
 		return
 	}
-	upgrader := ws.HTTPUpgrader{Timeout: g.opts.WriteTimeout}
-	netConn, rw, _, err := upgrader.Upgrade(r, w)
-	if err != nil {
-		g.metrics.rejected("upgrade_failed")
-		g.log.DebugContext(ctx, "upgrade failed", "connection", id, "source_ip", identity.SourceIP, "err", err)
-		if netConn != nil {
-			_ = netConn.Close()
+	var c *conn
+	looped := true
+	if up != nil {
+		var err error
+		if c, err = up.complete(g, r, id, identity, strings.Clone(stage)); err != nil {
+			g.metrics.rejected("upgrade_failed")
+			g.log.DebugContext(ctx, "upgrade failed", "connection", id, "source_ip", identity.SourceIP, "err", err)
+			g.disconnected(id, identity)
+			return
 		}
-		g.disconnected(id, identity)
-		return
+	} else {
+		upgrader := ws.HTTPUpgrader{Timeout: g.opts.WriteTimeout}
+		netConn, rw, _, err := upgrader.Upgrade(r, w)
+		if err != nil {
+			g.metrics.rejected("upgrade_failed")
+			g.log.DebugContext(ctx, "upgrade failed", "connection", id, "source_ip", identity.SourceIP, "err", err)
+			if netConn != nil {
+				_ = netConn.Close()
+			}
+			g.disconnected(id, identity)
+			return
+		}
+		c = newConn(g, netConn, id, identity, strings.Clone(stage))
+		if n := rw.Reader.Buffered(); n > 0 {
+			early, _ := rw.Reader.Peek(n)
+			c.early = bytes.Clone(early)
+		}
+		// A loop's connection has its socket before other goroutines can
+		// find it in the table.
+		looped = g.prepareLoop(c)
 	}
-	c := newConn(g, netConn, id, identity, strings.Clone(r.PathValue("stage")))
-	if n := rw.Reader.Buffered(); n > 0 {
-		early, _ := rw.Reader.Peek(n)
-		c.early = bytes.Clone(early)
-	}
-	// A loop's connection has its socket before other goroutines can find
-	// it in the table.
-	looped := g.prepareLoop(c)
 	if !g.register(c) {
 		c.refuse()
 		return

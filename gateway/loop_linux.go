@@ -79,9 +79,13 @@ type loop struct {
 
 	mu      sync.Mutex
 	conns   map[int32]*conn // by descriptor
+	others  map[int32]any   // *acceptor and *upgrade, by descriptor
 	tasks   []loopTask
 	woken   bool // wake was written since the tasks were last taken
+	stopped bool // the loop has ended: nothing is posted any more
 	pending atomic.Bool
+
+	answered atomic.Uint64 // handshakes the loop answered itself
 
 	dirtyMu sync.Mutex
 	dirty   []*conn // connections with frames queued this round
@@ -89,6 +93,7 @@ type loop struct {
 	// Owned by the loop's goroutine.
 	events    []unix.EpollEvent
 	ready     []*conn
+	readyElse []any   // what ready has not: a listener or a handshake
 	again     []*conn // their last read filled the buffer: read again
 	spareRead []*conn // again's other slice
 	spareDirt []*conn // dirty's other slice
@@ -109,11 +114,16 @@ const (
 	taskWake
 	// taskStop ends the loop.
 	taskStop
+	// taskListen gives the loop a listener to accept on.
+	taskListen
+	// taskUnlisten takes it away.
+	taskUnlisten
 )
 
 type loopTask struct {
 	kind taskKind
 	c    *conn
+	a    *acceptor
 }
 
 // newLoop returns a running loop.
@@ -135,13 +145,15 @@ func newLoop(g *Gateway) (*loop, error) {
 		return nil, fmt.Errorf("gateway: epoll_ctl: %w", err)
 	}
 	l := &loop{
-		g:      g,
-		epfd:   epfd,
-		wake:   wake,
-		conns:  make(map[int32]*conn),
-		events: make([]unix.EpollEvent, loopEvents),
-		ready:  make([]*conn, loopEvents),
-		done:   make(chan struct{}),
+		g:         g,
+		epfd:      epfd,
+		wake:      wake,
+		conns:     make(map[int32]*conn),
+		others:    make(map[int32]any),
+		events:    make([]unix.EpollEvent, loopEvents),
+		ready:     make([]*conn, loopEvents),
+		readyElse: make([]any, loopEvents),
+		done:      make(chan struct{}),
 	}
 	l.ctx = context.WithValue(g.ctx, batchKey{}, l)
 	go l.run()
@@ -169,7 +181,9 @@ func (l *loop) adopt(c *conn) bool {
 // of Go's netpoller (the duplicate keeps the socket and its O_NONBLOCK),
 // and gives c to the loop.
 func (l *loop) start(c *conn) {
-	_ = c.netConn.Close()
+	if c.netConn != nil {
+		_ = c.netConn.Close()
+	}
 	l.post(loopTask{kind: taskAdd, c: c})
 }
 
@@ -201,12 +215,14 @@ func shutdownSocket(fd int) { _ = unix.Shutdown(fd, unix.SHUT_RDWR) }
 // post queues a task for the loop and wakes it.
 func (l *loop) post(t loopTask) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return // its descriptors are closed (and their numbers may be another file's)
+	}
 	l.tasks = append(l.tasks, t)
-	wake := !l.woken
-	l.woken = true
-	l.pending.Store(true)
-	l.mu.Unlock()
-	if wake {
+	if !l.woken {
+		l.woken = true
+		l.pending.Store(true)
 		var one = [8]byte{1}
 		_, _ = unix.Write(l.wake, one[:])
 	}
@@ -229,8 +245,12 @@ func (l *loop) addDirty(c *conn) {
 func (l *loop) run() {
 	defer close(l.done)
 	defer func() {
+		l.closeOthers()
+		l.mu.Lock()
+		l.stopped = true
 		_ = unix.Close(l.epfd)
 		_ = unix.Close(l.wake)
+		l.mu.Unlock()
 	}()
 	l.nextSweep = time.Now().Add(maxSweep).UnixNano()
 	for {
@@ -286,14 +306,26 @@ func (l *loop) handleEvents(n int) {
 	}
 	l.mu.Lock()
 	for i := range n {
-		l.ready[i] = l.conns[l.events[i].Fd]
+		fd := l.events[i].Fd
+		if l.ready[i] = l.conns[fd]; l.ready[i] == nil && len(l.others) > 0 {
+			l.readyElse[i] = l.others[fd]
+		}
 	}
 	l.mu.Unlock()
 	for i := range n {
 		c := l.ready[i]
 		l.ready[i] = nil
 		if c == nil {
-			continue // the eventfd (tasks are checked each round), or a socket removed since
+			// A listener, a handshake, the eventfd (tasks are checked each
+			// round), or a socket removed since.
+			switch o := l.readyElse[i].(type) {
+			case *acceptor:
+				l.accept(o)
+			case *upgrade:
+				l.readUpgrade(o)
+			}
+			l.readyElse[i] = nil
+			continue
 		}
 		ev := l.events[i].Events
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.wantWrite.Load() {
@@ -340,6 +372,10 @@ func (l *loop) runTasks() (stop bool) {
 			t.c.looped = true
 			l.watch(t.c)
 			l.read(t.c) // what arrived while the goroutine was giving it back
+		case taskListen:
+			l.listen(t.a)
+		case taskUnlisten:
+			l.unlisten(t.a)
 		case taskWake:
 			if t.c.looped {
 				l.handOff(t.c, 0)
@@ -360,6 +396,9 @@ func (l *loop) add(c *conn) {
 		Fd:     int32(c.fd),
 	})
 	l.mu.Unlock()
+	if err == unix.EEXIST {
+		err = nil // upgraded by the loop: registered since it was accepted
+	}
 	if err != nil {
 		// The goroutine reader cannot wait either: shut the socket so that
 		// it ends the connection at once, and say why.
@@ -597,6 +636,9 @@ func (l *loop) sweep(now int64) {
 	l.mu.Unlock()
 	for _, c := range due {
 		l.handOff(c, 0)
+	}
+	if at := l.sweepOthers(now); at != 0 {
+		next = min(next, at)
 	}
 	l.nextSweep = max(next, now+int64(minSweep))
 }

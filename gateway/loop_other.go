@@ -2,7 +2,13 @@
 
 package gateway
 
-import "errors"
+import (
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/monologue-go/monologue/relay"
+)
 
 // loopsSupported reports whether this platform has event loops.
 const loopsSupported = false
@@ -24,9 +30,22 @@ type loopTask struct {
 	c    *conn
 }
 
+// upgrade is a handshake a loop reads; there are none on this platform.
+type upgrade struct{}
+
+func (up *upgrade) complete(*Gateway, *http.Request, string, relay.Identity, string) (*conn, error) {
+	return nil, errors.New("no event loops")
+}
+
+func (g *Gateway) listenOnLoops(*net.TCPListener, *loopListener) error {
+	return errors.New("no event loops on this platform")
+}
+
 func newLoop(*Gateway) (*loop, error)          { return nil, errors.New("no event loops on this platform") }
 func (l *loop) adopt(*conn) bool               { return false }
 func (l *loop) remove(*conn)                   {}
+func (l *loop) start(*conn)                    {}
+func (l *loop) release(*conn)                  {}
 func (l *loop) post(loopTask)                  {}
 func (l *loop) stop()                          {}
 func (l *loop) addDirty(*conn)                 {}

@@ -3,10 +3,13 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"syscall"
@@ -226,4 +229,122 @@ func TestLoopAbruptClose(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 	eventually(t, 5*time.Second, "the dropped connection to go", func() bool { return s.gw.ConnectionCount() == 1 })
+}
+
+// upgradeRequest is a WebSocket handshake request to s with extra header
+// lines (each ending in \r\n).
+func upgradeRequest(s *server, extra string) string {
+	host := strings.TrimPrefix(s.http, "http://")
+	return "GET / HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Api-Key: " + testKey + "\r\n" + extra + "\r\n"
+}
+
+// rawUpgrade writes req to a new TCP connection to s, in pieces of size
+// bytes (0: at once), followed by after, and returns the connection with
+// the handshake's answer read, checked, and the frames after it.
+func rawUpgrade(t *testing.T, s *server, req string, size int, after []byte) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.http, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	b := append([]byte(req), after...)
+	if size == 0 {
+		size = len(b)
+	}
+	for i := 0; i < len(b); i += size {
+		if _, err := conn.Write(b[i:min(i+size, len(b))]); err != nil {
+			t.Fatal(err)
+		}
+		if size < len(b) {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("handshake answer: %v", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("handshake answer: %d %v", resp.StatusCode, resp.Header)
+	}
+	return conn, br
+}
+
+// readServerText reads one unmasked text frame.
+func readServerText(t *testing.T, br *bufio.Reader) string {
+	t.Helper()
+	h, err := ws.ReadHeader(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(br, p); err != nil {
+		t.Fatal(err)
+	}
+	if h.OpCode != ws.OpText {
+		t.Fatalf("frame %+v", h)
+	}
+	return string(p)
+}
+
+// TestLoopHandshake: the loops answer a handshake whose request arrives a
+// few bytes at a time, and one whose first frame comes in the same write
+// as the request; a request too long for them goes to net/http, which
+// upgrades it just the same.
+func TestLoopHandshake(t *testing.T) {
+	s := start(t, gateway.Options{})
+	whoami := clientFrame(t, true, ws.OpText, "whoami")
+
+	conn, br := rawUpgrade(t, s, upgradeRequest(s, ""), 5, nil)
+	if _, err := conn.Write(whoami); err != nil {
+		t.Fatal(err)
+	}
+	if id := readServerText(t, br); len(id) != 16 {
+		t.Fatalf("whoami after a request in pieces: %q", id)
+	}
+
+	_, br = rawUpgrade(t, s, upgradeRequest(s, "User-Agent: eager\r\n"), 0, whoami)
+	if id := readServerText(t, br); len(id) != 16 {
+		t.Fatalf("whoami sent with the request: %q", id)
+	}
+
+	long := "Cookie: " + strings.Repeat("c", 6000) + "\r\n"
+	conn, br = rawUpgrade(t, s, upgradeRequest(s, long), 0, whoami)
+	if id := readServerText(t, br); len(id) != 16 {
+		t.Fatalf("whoami after a long request: %q", id)
+	}
+	_ = conn
+
+	// Requests that are not upgrades reach net/http through the same port.
+	status, _, body := httpDo(t, "GET", s.http+"/healthz", nil, "")
+	if status != http.StatusOK || !strings.Contains(body, "ok") {
+		t.Fatalf("healthz: %d %q", status, body)
+	}
+}
+
+// TestLoopHandshakeRefused: a handshake the loops refuse gets API
+// Gateway's error answer, and the connection ends.
+func TestLoopHandshakeRefused(t *testing.T) {
+	s := start(t, gateway.Options{MaxConnectionsPerIP: 1})
+	s.dial(t).whoami()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.http, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(upgradeRequest(s, ""))); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("X-Amzn-Errortype") == "" || !strings.Contains(string(body), `"message"`) {
+		t.Fatalf("refused handshake: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
 }

@@ -34,6 +34,16 @@ func (g *Gateway) prepareLoop(c *conn) bool {
 	if g.loops.n == 0 || c.raw == nil {
 		return false
 	}
+	g.startLoops()
+	if len(g.loops.all) == 0 {
+		return false
+	}
+	l := g.loops.all[int(g.loops.next.Add(1))%len(g.loops.all)]
+	return l.adopt(c)
+}
+
+// startLoops starts the event loops, once.
+func (g *Gateway) startLoops() {
 	g.loopsOnce.Do(func() {
 		for range g.loops.n {
 			l, err := newLoop(g)
@@ -44,11 +54,6 @@ func (g *Gateway) prepareLoop(c *conn) bool {
 			g.loops.all = append(g.loops.all, l)
 		}
 	})
-	if len(g.loops.all) == 0 {
-		return false
-	}
-	l := g.loops.all[int(g.loops.next.Add(1))%len(g.loops.all)]
-	return l.adopt(c)
 }
 
 // stopLoops ends the event loops once no connection uses them. A

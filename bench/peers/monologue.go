@@ -9,7 +9,8 @@ import (
 )
 
 // startMonologue runs the monologue gateway as "monologue serve --api-key
-// KEY --log-level warn" does: default options (limits, in-process relay,
+// KEY --log-level warn" does (its public listener through gw.Listener, so
+// that the event loops answer upgrades): default options (limits, in-process relay,
 // in-memory channels, metrics), one API key, and a logger that keeps
 // warnings and errors but not the Info line per connection, which would
 // otherwise dominate the many-connection scenarios.
@@ -19,7 +20,7 @@ func startMonologue(key string) (*started, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := startHTTP(gw.Handler())
+	s, err := startHTTPListener(gw.Handler(), gw.Listener)
 	if err != nil {
 		return nil, err
 	}

@@ -126,9 +126,18 @@ func Run(ctx context.Context, name string, opts *Options, stdout io.Writer) erro
 
 // startHTTP serves h on a random loopback port.
 func startHTTP(h http.Handler) (*started, error) {
+	return startHTTPListener(h, nil)
+}
+
+// startHTTPListener serves h on a random loopback port, through
+// wrap(listener) when wrap is not nil.
+func startHTTPListener(h http.Handler, wrap func(net.Listener) net.Listener) (*started, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()

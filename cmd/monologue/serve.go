@@ -330,7 +330,7 @@ func serveUntilDone(ctx context.Context, cfg serveConfig, gw *gateway.Gateway, p
 		if cfg.tlsCert != "" {
 			err = public.ServeTLS(publicListener, cfg.tlsCert, cfg.tlsKey)
 		} else {
-			err = public.Serve(publicListener)
+			err = public.Serve(gw.Listener(publicListener)) // upgrades answered by the event loops
 		}
 		failed <- fmt.Errorf("public listener: %w", err)
 	}()

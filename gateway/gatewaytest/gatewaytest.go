@@ -102,6 +102,7 @@ func (s *Server) Start(opts gateway.Options) {
 	// The servers serve was given: the same limits, as production has them.
 	s.public.Config = gw.HTTPServer(gw.Handler())
 	s.admin.Config = gw.HTTPServer(gw.AdminHandler())
+	s.public.Listener = gw.Listener(s.public.Listener) // as monologue serve does
 	s.public.Start()
 	s.admin.Start()
 	s.tb.Cleanup(s.Close)
