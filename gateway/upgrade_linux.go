@@ -271,7 +271,7 @@ func (l *loop) serveUpgrade(up *upgrade, end int) {
 // "/{stage}", "/{stage}/"), from a client whose API key is known. Anything
 // else goes to net/http, which answers it as always.
 func (g *Gateway) loopUpgradable(req *http.Request) (stage string, ok bool) {
-	if req.Method != http.MethodGet || req.ProtoMajor != 1 || req.ProtoMinor != 1 || req.Host == "" ||
+	if req.Method != http.MethodGet || req.ProtoMajor != 1 || req.ProtoMinor != 1 || !validHost(req.Host) ||
 		req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Header.Get("Expect") != "" ||
 		req.URL.RawPath != "" || checkUpgrade(req) != "" || !validKey(req.Header.Get("Sec-WebSocket-Key")) {
 		return "", false
@@ -291,6 +291,21 @@ func (g *Gateway) loopUpgradable(req *http.Request) (stage string, ok bool) {
 		return "", false
 	}
 	return stage, true
+}
+
+// validHost reports whether host is a Host header net/http would take
+// without question: not empty, and only printable ASCII that no URL
+// needs quoted.
+func validHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	for i := range len(host) {
+		if b := host[i]; b <= ' ' || b >= 0x7f || strings.IndexByte(`"<>\^`+"`"+`{|}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // validKey reports whether key is a Sec-WebSocket-Key: 16 bytes in base64.
