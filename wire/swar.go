@@ -36,29 +36,28 @@ func special(low uint64) uint64 { return below(low, 0x20) | equal(low, '"') | eq
 // Segments end at ASCII delimiters ('"', '\\'), which never fall inside a
 // valid multi-byte sequence, so checking each alone checks the whole.
 func badText(s []byte) bool {
+	// A byte under 0x80 is a control character when adding 0x60 leaves its
+	// high bit clear; with the high bits cleared first no sum carries into
+	// the next byte, so the test is exact and needs no branch per word:
+	// the flags of every word are gathered and looked at once at the end.
+	const add = 0x6060606060606060
+	var high, ctrl uint64 // the high bits of every word; the control flags
 	i := 0
-	var high uint64                 // the high bits of every word seen
-	for ; i+32 <= len(s); i += 32 { // four words a round: fewer branches
+	for ; i+32 <= len(s); i += 32 { // four words a round
 		w0 := binary.LittleEndian.Uint64(s[i:])
 		w1 := binary.LittleEndian.Uint64(s[i+8:])
 		w2 := binary.LittleEndian.Uint64(s[i+16:])
 		w3 := binary.LittleEndian.Uint64(s[i+24:])
 		high |= w0 | w1 | w2 | w3
-		if below(w0&^highs, 0x20)&^w0|below(w1&^highs, 0x20)&^w1|below(w2&^highs, 0x20)&^w2|below(w3&^highs, 0x20)&^w3 != 0 {
-			break // the word loop below finds it, or finds a false alarm
-		}
+		ctrl |= ^((w0 &^ highs) + add) &^ w0 & highs
+		ctrl |= ^((w1 &^ highs) + add) &^ w1 & highs
+		ctrl |= ^((w2 &^ highs) + add) &^ w2 & highs
+		ctrl |= ^((w3 &^ highs) + add) &^ w3 & highs
 	}
 	for ; i+8 <= len(s); i += 8 {
 		w := binary.LittleEndian.Uint64(s[i:])
 		high |= w
-		if below(w&^highs, 0x20)&^w == 0 { // &^w: ignore bytes of 128 and up
-			continue
-		}
-		for _, c := range s[i : i+8] { // a flag may come from a borrow: confirm
-			if c < 0x20 {
-				return true
-			}
-		}
+		ctrl |= ^((w &^ highs) + add) &^ w & highs
 	}
 	for ; i < len(s); i++ {
 		if s[i] < 0x20 {
@@ -66,7 +65,7 @@ func badText(s []byte) bool {
 		}
 		high |= uint64(s[i])
 	}
-	return high&highs != 0 && !utf8.Valid(s)
+	return ctrl != 0 || high&highs != 0 && !utf8.Valid(s)
 }
 
 // asciiRun returns the length of the leading whole words of s that are

@@ -20,6 +20,15 @@ func TestRunsAgainstByteLoops(t *testing.T) {
 				if got, want := badText(buf), bytes.IndexFunc(buf, func(r rune) bool { return r < 0x20 }) >= 0 || !utf8.Valid(buf); got != want {
 					t.Fatalf("badText(%q) = %v, want %v", buf, got, want)
 				}
+				// And in the four-word rounds of a longer text, and its tail.
+				long := []byte(strings.Repeat(string([]byte{fill}), 75))
+				for _, at := range []int{pos, 16 + pos, 32 + pos, 59 + pos%16} {
+					copy(long, strings.Repeat(string([]byte{fill}), len(long)))
+					long[at] = byte(c)
+					if got, want := badText(long), bytes.IndexFunc(long, func(r rune) bool { return r < 0x20 }) >= 0 || !utf8.Valid(long); got != want {
+						t.Fatalf("badText(%q) = %v, want %v", long, got, want)
+					}
+				}
 				// A run may stop early (after a borrow), never late.
 				if got, limit := asciiRun(string(buf)), wholeWords(buf, asciiStop); got > limit || got%8 != 0 {
 					t.Fatalf("asciiRun(%q) = %d, past %d", buf, got, limit)
