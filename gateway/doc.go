@@ -5,10 +5,11 @@
 // server and a local emulation of an API Gateway WebSocket API.
 //
 // Entry points: [New] builds a [Gateway] from [Options]; serve
-// [Gateway.Handler] on the public listener and [Gateway.AdminHandler] on a
-// private one, each with an http.Server from [Gateway.HTTPServer], which
-// bounds how long a request may take to arrive; [Gateway.Shutdown] closes
-// every connection with status 1001.
+// [Gateway.Handler] on the public listener (through [Gateway.Listener], so
+// that the event loops answer WebSocket upgrades themselves) and
+// [Gateway.AdminHandler] on a private one, each with an http.Server from
+// [Gateway.HTTPServer], which bounds how long a request may take to arrive;
+// [Gateway.Shutdown] closes every connection with status 1001.
 // The management listener also serves the introspection API under /api/
 // (connections, channels, names and nodes, of every node of a cluster that
 // the [Cluster] given as Options.Remote reaches) and the dashboard at /,
@@ -89,6 +90,18 @@
 // a buffer. System calls per relayed call with one-frame-per-write clients
 // fall from about five to under three (BENCHMARKS.md).
 //
+// Served through [Gateway.Listener], the loops accept the public
+// listener's connections too (a duplicate of its descriptor in each loop's
+// epoll set, EPOLLEXCLUSIVE), read each one's first request, and answer a
+// well-formed upgrade themselves: the same handshake function as net/http's
+// requests (API key, admission, $connect), then 101 written by the loop,
+// and the socket is the loop's from its accept on: no net/http goroutine,
+// no netpoller, no duplicate. Anything else (POST /channels, /healthz, a
+// request over 4 KiB, an unusual one) goes to the http.Server through the
+// returned listener, as a connection whose first bytes are what the loop
+// read. A request that does not arrive whole within HTTPReadTimeout is
+// dropped by the loop's sweep, as net/http drops it.
+//
 // The loop handles whole unfragmented text, binary, ping and
 // pong frames, and frames that arrive in pieces. Anything else — a close
 // frame, a fragment, a frame over the size limit, a protocol error, the
@@ -138,6 +151,6 @@
 // from that bound, as writeNow's is, since it leaves at the end of the
 // round. Measured with 15,000 idle connections: about 5.3 KiB of RSS each
 // with reader goroutines (a 2 KiB stack, about 1.5 KiB of live heap, and GC
-// headroom), about 2.5 KiB with event loops; TLS connections cost more
+// headroom), about 1.8 KiB with event loops (no goroutine, no net/http state); TLS connections cost more
 // (crypto/tls keeps its own buffers).
 package gateway
