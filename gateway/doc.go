@@ -151,6 +151,6 @@
 // from that bound, as writeNow's is, since it leaves at the end of the
 // round. Measured with 15,000 idle connections: about 5.3 KiB of RSS each
 // with reader goroutines (a 2 KiB stack, about 1.5 KiB of live heap, and GC
-// headroom), about 1.8 KiB with event loops (no goroutine, no net/http state); TLS connections cost more
-// (crypto/tls keeps its own buffers).
+// headroom), about 1.8 KiB with event loops (no goroutine, no net/http
+// state); TLS connections cost more (crypto/tls keeps its own buffers).
 package gateway
