@@ -259,8 +259,10 @@ func (l *loop) serveUpgrade(up *upgrade, end int) {
 	}
 	w := &rawResponse{header: make(http.Header)}
 	l.g.handshake(w, req, stage, up)
-	if !up.done { // refused: the answer, then the end of the connection
-		_, _ = rawsock.WriteFD(up.fd, w.bytes())
+	if !up.done { // refused (the answer, then the end), or the 101 failed
+		if w.status != 0 {
+			_, _ = rawsock.WriteFD(up.fd, w.bytes())
+		}
 		l.dropUpgrade(up)
 	}
 }
