@@ -205,7 +205,9 @@ func (l *loop) remove(c *conn) {
 	if l.conns[int32(c.fd)] == c {
 		delete(l.conns, int32(c.fd))
 	}
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	if !l.stopped { // else epfd is closed, and its number may be another file's
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
 	_ = unix.Close(c.fd)
 	l.mu.Unlock()
 }
