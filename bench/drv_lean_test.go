@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -12,22 +11,14 @@ import (
 func TestLeanHold(t *testing.T) {
 	for _, peer := range []string{"monologue+plain", "floor+plain"} {
 		t.Run(peer, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			opts := testOptions(peer).withDefaults()
-			srv, err := startServer(ctx, peer, "k", opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, srv := startTestPeer(t, peer)
 			d := &plainDriver{monologueDriver: monologueDriver{url: srv.ready.URL, apiKey: "k"}}
 			held, err := d.hold(ctx, nil)
 			if err != nil {
-				srv.stop()
 				t.Fatal(err)
 			}
 			kept, err := d.hold(ctx, nil)
 			if err != nil {
-				srv.stop()
 				t.Fatal(err)
 			}
 			if err := held.close(); err != nil {
@@ -49,14 +40,7 @@ func TestLeanHold(t *testing.T) {
 	}
 
 	t.Run("wrong key", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		opts := testOptions("monologue+plain").withDefaults()
-		srv, err := startServer(ctx, "monologue+plain", "k", opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.stop()
+		ctx, srv := startTestPeer(t, "monologue+plain")
 		d := &plainDriver{monologueDriver: monologueDriver{url: srv.ready.URL, apiKey: "not the key"}}
 		if h, err := d.hold(ctx, nil); err == nil {
 			_ = h.close()

@@ -63,14 +63,7 @@ func frameLen(p []byte) (int, bool) {
 // every call in a write of its own, whole, even with many calls in flight
 // at once and at 4 KiB; the batching Go client would merge them.
 func TestPlainDriverWritesEachFrameAlone(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	opts := testOptions("monologue+plain").withDefaults()
-	srv, err := startServer(ctx, "monologue+plain", "k", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.stop()
+	ctx, srv := startTestPeer(t, "monologue+plain")
 	var conns []*writeCounter
 	var mu sync.Mutex
 	d := &plainDriver{monologueDriver: monologueDriver{url: srv.ready.URL, apiKey: "k"}, wrap: func(c net.Conn) net.Conn {
@@ -130,4 +123,19 @@ func TestPlainDriverWritesEachFrameAlone(t *testing.T) {
 	if total != 2*calls {
 		t.Errorf("%d writes for %d calls, want %d: one per frame", total, calls, 2*calls)
 	}
+}
+
+// startTestPeer starts peer's server with API key "k" for the test, and
+// returns it with a context that ends after a minute; both end with the
+// test (stopping a server twice is harmless).
+func startTestPeer(t *testing.T, peer string) (context.Context, *server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	srv, err := startServer(ctx, peer, "k", testOptions(peer).withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	return ctx, srv
 }

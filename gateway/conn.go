@@ -145,30 +145,29 @@ func (c *conn) requestClose(status uint16, reason string) bool {
 }
 
 // closeSocket closes the socket once the connection is done with it.
-func (c *conn) closeSocket() {
-	if c.lp == nil {
-		_ = c.netConn.Close()
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.fdClosed {
-		c.fdClosed = true
-		c.lp.remove(c)
-	}
-}
+func (c *conn) closeSocket() { c.endSocket(true) }
 
 // breakSocket cuts the connection off from any goroutine (a failed write,
 // a shutdown that stops waiting): its reader and writer fail at once, and
 // the reader's teardown closes the socket.
-func (c *conn) breakSocket() {
+func (c *conn) breakSocket() { c.endSocket(false) }
+
+// endSocket closes the socket (closeSocket) or shuts it down
+// (breakSocket). A loop's descriptor is closed at most once, under mu, so
+// that a shutdown never reaches its number once another file has it.
+func (c *conn) endSocket(close bool) {
 	if c.lp == nil {
 		_ = c.netConn.Close()
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.fdClosed {
+	switch {
+	case c.fdClosed:
+	case close:
+		c.fdClosed = true
+		c.lp.remove(c)
+	default:
 		shutdownSocket(c.fd)
 	}
 }

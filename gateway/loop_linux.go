@@ -535,6 +535,7 @@ func (l *loop) frames(c *conn) bool {
 	b := *c.in
 	off := 0
 	limit := int64(g.opts.MaxMessageSize)
+	touched := false // the frames of one read arrived together: one clock read
 	for len(b)-off >= 2 {
 		rest := b[off:]
 		size := wsframe.HeaderSize(rest[1])
@@ -555,7 +556,10 @@ func (l *loop) frames(c *conn) bool {
 		}
 		payload := rest[size:total]
 		ws.Cipher(payload, h.Mask, 0)
-		c.touch()
+		if !touched {
+			c.touch()
+			touched = true
+		}
 		c.frameDone()
 		off += int(total)
 		switch h.OpCode {
