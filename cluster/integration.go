@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/monologue-go/monologue/gateway"
 	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
 )
 
 // Configure sets what a gateway needs to be this node: connection IDs with
@@ -36,6 +38,54 @@ type integration struct {
 	*relay.Relay
 	node    *Node
 	closers []func() error
+}
+
+var _ gateway.LoopIntegration = (*integration)(nil)
+
+// Immediate reports whether the relay serves ev without waiting on another
+// node, so that an event loop may serve it: a direct message to a
+// connection of this node, of a live node (handed on without waiting), of
+// a dead one (gone) or while NATS is away (internal); a publication; and
+// whatever is answered to its sender alone (whoami, send, loopback, a
+// frame that does not parse). Names, presence and subscriptions ask other
+// nodes, and so does a message to a node not heard of yet; a connection
+// whose replies wait for its deliveries' reports (see pipeline.later)
+// waits before it sends anything more. Those go to a goroutine.
+func (i *integration) Immediate(ev *relay.Event) bool {
+	n := i.node
+	if ev.Route == wire.RouteConnect {
+		return true
+	}
+	if n.pipe.pending(ev.ConnectionID) {
+		return false
+	}
+	f := ev.Frame
+	if f == nil || f.Whoami {
+		return true
+	}
+	switch f.Action {
+	case "", wire.ActionSendMessage:
+		return n.reachableNow(f.To)
+	case wire.ActionLoopback, wire.ActionSend, wire.ActionPublish:
+		return true
+	}
+	return false
+}
+
+// reachableNow reports whether a direct message to "to" is sent, or
+// refused, without waiting for another node's answer.
+func (n *Node) reachableNow(to string) bool {
+	if to == "" || n.isLocal(to) {
+		return true
+	}
+	if strings.HasPrefix(to, wire.NamePrefix) {
+		return false
+	}
+	tag, ok := wire.TagOf(to)
+	if !ok || !n.connected() {
+		return true
+	}
+	return n.peers.alive(tag) || n.peers.isDead(tag)
 }
 
 // Close leaves the cluster, then closes what the node ran on.

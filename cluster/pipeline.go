@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -35,11 +36,22 @@ import (
 // Replies keep their place: a frame the relay sends a connection because of
 // its own frame (a reply, an error frame) waits until the deliveries that
 // connection made before are reported on, so "gone" for a message comes
-// before the answer to the frame the client sent after it.
+// before the answer to the frame the client sent after it. It waits in the
+// pipeline, not in the relay's caller: it is kept with the connection's
+// holds and delivered by whoever lifts the last of them, so the reader (or
+// the event loop) goes on. What the connection sends next waits until those
+// frames are out, so its own later deliveries cannot overtake them; an
+// event loop hands such a connection to a goroutine (see
+// integration.Immediate). At most maxLater frames wait so; past them, the
+// sender waits.
 
 // maxOutstanding bounds the deliveries to one node not yet reported on;
 // past it a delivery answers rate_limited.
 const maxOutstanding = 1 << 16
+
+// maxLater bounds the frames to one connection that wait in the pipeline
+// for its deliveries' reports; a reply past it waits in its sender.
+const maxLater = 64
 
 // reportEvery bounds how many deliveries a node handles before it reports,
 // when they keep coming without a pause.
@@ -86,8 +98,9 @@ type stream struct {
 	buf     []byte // the batch not yet published: [origin][first number][to, tenant, frame]...
 	kicked  bool   // the flusher has been asked to publish the batch
 
-	kick chan struct{} // wakes the flusher
-	done chan struct{} // closed when the stream is dropped
+	kick         chan struct{} // wakes the flusher
+	publishLater func()        // publishes the batch at the end of an event loop's round
+	done         chan struct{} // closed when the stream is dropped
 
 	checking atomic.Bool // a check whether the node listens is under way
 
@@ -136,11 +149,22 @@ type hold struct {
 	seq uint64
 }
 
+// holding is what the pipeline keeps about a connection that has made
+// deferred deliveries.
+type holding struct {
+	holds    []hold           // its last delivery to each node, not reported on
+	later    []relay.Delivery // frames to it that wait for holds to lift, in order
+	draining bool             // later is being delivered
+}
+
+// pending reports whether frames to the connection wait in the pipeline.
+func (h *holding) pending() bool { return len(h.later) > 0 || h.draining }
+
 const holdShards = 64
 
 type holdShard struct {
 	mu sync.Mutex
-	m  map[string][]hold
+	m  map[string]*holding
 }
 
 // origin is what a receiving node has handled of another node's stream.
@@ -163,7 +187,7 @@ func newPipeline(n *Node) *pipeline {
 	p.self = []byte(n.tag.String())
 	p.batch = gateway.MoreToFollow(n.ctx)
 	for i := range p.holds {
-		p.holds[i].m = make(map[string][]hold)
+		p.holds[i].m = make(map[string]*holding)
 	}
 	return p
 }
@@ -227,9 +251,11 @@ func (p *pipeline) send(ctx context.Context, tag wire.NodeTag, d relay.Delivery)
 	if gateway.MoreFollows(ctx) {
 		if !st.kicked {
 			st.kicked = true
-			select {
-			case st.kick <- struct{}{}:
-			default:
+			if !gateway.AtRoundEnd(ctx, st.publishLater) {
+				select {
+				case st.kick <- struct{}{}:
+				default:
+				}
 			}
 		}
 	} else if last, ferr := st.flushLocked(p.n.nc); ferr != nil {
@@ -293,13 +319,18 @@ func (p *pipeline) flush(st *stream) {
 		case <-p.n.ctx.Done():
 			return
 		}
-		st.mu.Lock()
-		st.kicked = false
-		last, err := st.flushLocked(p.n.nc)
-		st.mu.Unlock()
-		if err != nil {
-			p.refused(st, last, err)
-		}
+		p.publish(st)
+	}
+}
+
+// publish publishes st's batch, which a delivery left behind.
+func (p *pipeline) publish(st *stream) {
+	st.mu.Lock()
+	st.kicked = false
+	last, err := st.flushLocked(p.n.nc)
+	st.mu.Unlock()
+	if err != nil {
+		p.refused(st, last, err)
 	}
 }
 
@@ -309,6 +340,7 @@ func (p *pipeline) stream(tag wire.NodeTag) *stream {
 	st := p.streams[tag]
 	if st == nil {
 		st = &stream{tag: tag, subject: p.n.queueSubject(tag), kick: make(chan struct{}, 1), done: make(chan struct{})}
+		st.publishLater = func() { p.publish(st) }
 		p.streams[tag] = st
 		p.n.done.Go(func() { p.flush(st) })
 	}
@@ -327,42 +359,116 @@ func (p *pipeline) shard(connectionID string) *holdShard {
 func (p *pipeline) hold(connectionID string, tag wire.NodeTag, seq uint64) {
 	s := p.shard(connectionID)
 	s.mu.Lock()
-	hs := s.m[connectionID]
-	for i := range hs {
-		if hs[i].tag == tag {
-			hs[i].seq = seq
+	h := s.m[connectionID]
+	if h == nil {
+		h = &holding{}
+		s.m[connectionID] = h
+	}
+	for i := range h.holds {
+		if h.holds[i].tag == tag {
+			h.holds[i].seq = seq
 			s.mu.Unlock()
 			return
 		}
 	}
-	s.m[connectionID] = append(hs, hold{tag, seq})
+	h.holds = append(h.holds, hold{tag, seq})
 	s.mu.Unlock()
 }
 
 // lift ends the hold of r's sender on r's stream when r is its last
-// delivery there, and reports whether it did. The connection's entry stays
-// (empty) until it closes, so that holding again does not allocate.
-func (p *pipeline) lift(tag wire.NodeTag, r *record) bool {
+// delivery there. It reports whether it did, and whether the frames that
+// waited for the connection's holds are now to be delivered (see drain). The
+// connection's entry stays (empty) until it closes, so that holding again
+// does not allocate.
+func (p *pipeline) lift(tag wire.NodeTag, r *record) (lifted, drain bool) {
 	s := p.shard(r.from)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	hs := s.m[r.from]
-	for i := range hs {
-		if hs[i].tag == tag && hs[i].seq == r.seq {
-			hs[i] = hs[len(hs)-1]
-			s.m[r.from] = hs[:len(hs)-1]
-			return true
+	h := s.m[r.from]
+	if h == nil {
+		return false, false
+	}
+	for i := range h.holds {
+		if h.holds[i].tag == tag && h.holds[i].seq == r.seq {
+			h.holds[i] = h.holds[len(h.holds)-1]
+			h.holds = h.holds[:len(h.holds)-1]
+			if len(h.holds) == 0 && len(h.later) > 0 && !h.draining {
+				h.draining = true
+				return true, true
+			}
+			return true, false
 		}
 	}
-	return false
+	return false, false
 }
 
-func (p *pipeline) held(connectionID string) bool {
+// busy reports whether connectionID has deliveries not reported on, or
+// frames that wait for them.
+func (p *pipeline) busy(connectionID string) bool {
 	s := p.shard(connectionID)
 	s.mu.Lock()
-	n := len(s.m[connectionID])
+	h := s.m[connectionID]
+	b := h != nil && (len(h.holds) > 0 || h.pending())
 	s.mu.Unlock()
-	return n > 0
+	return b
+}
+
+// pending reports whether frames to connectionID wait in the pipeline for
+// its deliveries' reports: until they are out, what it sends waits.
+func (p *pipeline) pending(connectionID string) bool {
+	s := p.shard(connectionID)
+	s.mu.Lock()
+	h := s.m[connectionID]
+	b := h != nil && h.pending()
+	s.mu.Unlock()
+	return b
+}
+
+// later keeps d, a frame to its own sender, until the sender's deliveries
+// made before are reported on, and reports whether it did; false when
+// nothing holds it up (send it now) or maxLater frames wait already (the
+// caller waits, then sends it).
+func (p *pipeline) later(d relay.Delivery) bool {
+	if p.deferrer == nil {
+		return false
+	}
+	s := p.shard(d.To)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.m[d.To]
+	if h == nil || (len(h.holds) == 0 && !h.pending()) || len(h.later) >= maxLater {
+		return false
+	}
+	d.Frame = bytes.Clone(d.Frame)
+	h.later = append(h.later, d)
+	return true
+}
+
+// drain delivers the frames that waited for connectionID's holds, in order,
+// with those that join them meanwhile, then lets its sends go on. Only the
+// goroutine that lift told to drain runs it.
+func (p *pipeline) drain(connectionID string) {
+	s := p.shard(connectionID)
+	var batch []relay.Delivery
+	for {
+		s.mu.Lock()
+		h := s.m[connectionID]
+		if h == nil || len(h.later) == 0 {
+			if h != nil {
+				h.draining = false
+				h.later = nil
+			}
+			s.mu.Unlock()
+			p.lifted()
+			return
+		}
+		batch, h.later = h.later, batch[:0]
+		s.mu.Unlock()
+		for i := range batch {
+			_ = p.n.local.Send(p.n.ctx, batch[i]) // as a reply: one to a connection gone or full is dropped
+			batch[i] = relay.Delivery{}
+		}
+	}
 }
 
 // forget drops what the pipeline keeps about a connection that has closed.
@@ -374,17 +480,25 @@ func (p *pipeline) forget(connectionID string) {
 }
 
 // wait returns once connectionID's deferred deliveries are all reported on
-// (or answered by the sweep), or ctx ends. The error frames of failed
-// deliveries themselves do not wait.
-func (p *pipeline) wait(ctx context.Context, connectionID string) {
-	if p.deferrer == nil || !p.held(connectionID) || ctx.Value(resolvingKey{}) != nil {
+// (or answered by the sweep) and the frames that waited for them are out,
+// or ctx ends. The error frames of failed deliveries themselves do not
+// wait. With quiet, it waits only for those frames (which wait for the
+// deliveries made before them, not for any after).
+func (p *pipeline) wait(ctx context.Context, connectionID string, quiet bool) {
+	if p.deferrer == nil || ctx.Value(resolvingKey{}) != nil {
 		return
+	}
+	done := func() bool {
+		if quiet {
+			return !p.pending(connectionID)
+		}
+		return !p.busy(connectionID)
 	}
 	for {
 		p.changedMu.Lock()
 		changed := p.changed
 		p.changedMu.Unlock()
-		if !p.held(connectionID) {
+		if done() {
 			return
 		}
 		select {
@@ -428,7 +542,10 @@ func (p *pipeline) resolve(st *stream, seq uint64, all bool, failure func(*recor
 		if err := failure(r); err != nil {
 			p.deferrer.Undelivered(p.resolving, relay.Delivery{From: r.from, To: r.to, Tenant: r.tenant, ID: r.id()}, err)
 		}
-		if p.lift(st.tag, r) {
+		switch ok, drain := p.lift(st.tag, r); {
+		case drain:
+			p.drain(r.from)
+		case ok:
 			lifted = true
 		}
 	}

@@ -186,6 +186,55 @@ func TestDeferredOutcomes(t *testing.T) {
 		}
 	})
 
+	// A reply that waits for a report waits in the pipeline, not in the
+	// event loop: another connection of the same loop is served meanwhile;
+	// and what the connection sends after it leaves only once it is out, so
+	// the error frame of a later message cannot overtake it.
+	t.Run("LaterFramesWaitInThePipeline", func(t *testing.T) {
+		backbone := clustertest.StartNATS(t)
+		a := startNode(t, cluster.Options{Conn: backbone.Connect(t), RequestTimeout: patient},
+			gateway.Options{APIKeys: []string{deathKey}, EventLoops: 1})
+		g := newGhost(t, backbone)
+		got := captureQueue(t, g)
+		waitNodes(t, 2, a)
+		c, other := dialNode(t, a.srv.URL), dialNode(t, a.srv.URL)
+		to := wire.NewConnectionIDOn(g.tag)
+		send(t, c, to, "m1")
+		if q := nextQueued(t, got); q.seq != 1 {
+			t.Fatalf("the first delivery is numbered %d", q.seq)
+		}
+		whoami(t, c)
+		send(t, c, to, "m2")
+		whoami(t, c)
+		// The loop is free: the other connection's frame is answered.
+		if got := other.ask("whoami"); got != other.id {
+			t.Fatalf("another connection of the loop got %s, want its whoami answer", got)
+		}
+		select {
+		case q := <-got:
+			t.Fatalf("before the report of m1, the ghost received %+v", q)
+		case <-time.After(200 * time.Millisecond):
+		}
+		in := frames(t, c)
+		g.report(t, a.node.Tag(), 1, [4]string{"1", "1", "gone", "no connection"})
+		if code, id := errorCode(nextFrame(t, in)); code != "gone" || id != `"m1"` {
+			t.Fatalf("after a report of gone: code %q id %s, want gone for m1", code, id)
+		}
+		if got := nextFrame(t, in); got != c.id {
+			t.Fatalf("then: %s, want the whoami answer", got)
+		}
+		if q := nextQueued(t, got); q.seq != 2 || !strings.Contains(q.fr, `"payload":1`) {
+			t.Fatalf("then the ghost received %+v, want m2 numbered 2", q)
+		}
+		g.report(t, a.node.Tag(), 2, [4]string{"2", "2", "gone", "no connection"})
+		if code, id := errorCode(nextFrame(t, in)); code != "gone" || id != `"m2"` {
+			t.Fatalf("after m2's report: code %q id %s, want gone for m2", code, id)
+		}
+		if got := nextFrame(t, in); got != c.id {
+			t.Fatalf("then: %s, want the second whoami answer", got)
+		}
+	})
+
 	t.Run("NoReport", func(t *testing.T) {
 		_, g, c, got := start(t, requestTimeout)
 		sent := time.Now()

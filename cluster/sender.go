@@ -25,7 +25,8 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // Send delivers d. A deferrable delivery to a connection of another live
 // node is handed to the node's pipeline and returns at once; its failure,
 // if any, reaches the relay later through Undelivered (see pipeline.go),
-// and a frame to d.From caused by its own later frames waits for it. Any
+// and a frame to d.From caused by its own later frames waits for it in the
+// pipeline (Send returns at once, nil) and is delivered after it. Any
 // other delivery to a connection of another node is a NATS request to that
 // node, which answers as its gateway's Send did (gone, queue full, another
 // tenant), so the relay answers the client exactly as on one node, and in
@@ -38,9 +39,16 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // ErrBackbone, not gone.
 func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 	n := (*Node)(s)
+	if d.From != "" && d.From != d.To {
+		n.pipe.wait(ctx, d.From, true) // after the replies that wait for what its sender sent before
+	}
 	if n.isLocal(d.To) {
-		if d.From == d.To {
-			n.pipe.wait(ctx, d.From) // a reply comes after the outcomes of what its connection sent
+		if d.From == d.To && ctx.Value(resolvingKey{}) == nil {
+			// A reply comes after the outcomes of what its connection sent.
+			if n.pipe.later(d) {
+				return nil
+			}
+			n.pipe.wait(ctx, d.From, false)
 		}
 		return n.local.Send(ctx, d)
 	}
@@ -55,7 +63,7 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 		return err
 	}
 	if d.From != "" {
-		n.pipe.wait(ctx, d.From) // after the deferred deliveries its sender made before
+		n.pipe.wait(ctx, d.From, false) // after the deferred deliveries its sender made before
 	}
 	bp := buffers.Get().(*[]byte)
 	msg := appendDelivery((*bp)[:0], &delivery{to: d.To, tenant: d.Tenant, frame: d.Frame})

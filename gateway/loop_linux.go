@@ -4,9 +4,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -99,8 +101,16 @@ type loop struct {
 	spareRead []*conn // again's other slice
 	spareDirt []*conn // dirty's other slice
 	taken     []loopTask
+	roundEnd  []func() // run before the round's frames are written (AtRoundEnd)
 	nextSweep int64
 	done      chan struct{}
+
+	// immediate is the gateway's integration when some of its events wait
+	// (nil when none does): the loop asks it before handling each frame,
+	// yields the processor after each round, and waits for events by
+	// parking in Go's netpoller on epfd through polled.
+	immediate LoopIntegration
+	polled    *os.File
 }
 
 type taskKind uint8
@@ -157,8 +167,33 @@ func newLoop(g *Gateway) (*loop, error) {
 		done:      make(chan struct{}),
 	}
 	l.ctx = context.WithValue(g.ctx, batchKey{}, l)
+	if li, ok := g.integration.(LoopIntegration); ok {
+		if err := l.pollInRuntime(); err != nil {
+			_ = unix.Close(epfd)
+			_ = unix.Close(wake)
+			return nil, err
+		}
+		l.immediate = li
+	}
 	go l.run()
 	return l, nil
+}
+
+// pollInRuntime registers a duplicate of the loop's epoll descriptor with
+// Go's netpoller (an epoll set is readable while it has events), so that
+// the loop can wait for events as a parked goroutine rather than in a
+// system call that keeps its P.
+func (l *loop) pollInRuntime() error {
+	dup, err := unix.FcntlInt(uintptr(l.epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("gateway: dup epoll descriptor: %w", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		_ = unix.Close(dup)
+		return fmt.Errorf("gateway: epoll descriptor: %w", err)
+	}
+	l.polled = os.NewFile(uintptr(dup), "epoll")
+	return nil
 }
 
 // adopt gives c a duplicate of its socket's descriptor, which the loop
@@ -254,24 +289,41 @@ func (l *loop) run() {
 		_ = unix.Close(l.epfd)
 		_ = unix.Close(l.wake)
 		l.mu.Unlock()
+		if l.polled != nil {
+			_ = l.polled.Close()
+		}
 	}()
 	l.nextSweep = time.Now().Add(maxSweep).UnixNano()
 	for {
 		n := l.wait()
 		l.handleEvents(n)
 		if l.pending.Load() && l.runTasks() {
-			l.flush()
+			l.endRound()
 			return
 		}
 		l.readAgain()
-		l.flush()
+		l.endRound()
 		if now := time.Now().UnixNano(); now >= l.nextSweep {
 			l.sweep(now)
 		}
-		if n >= lingerEvents {
+		switch {
+		case l.immediate != nil:
+			runtime.Gosched() // the integration's goroutines carry what the round sent
+		case n >= lingerEvents:
 			l.linger()
 		}
 	}
+}
+
+// endRound runs what the round's frames arranged with AtRoundEnd, then
+// writes every connection the frames the round queued for it.
+func (l *loop) endRound() {
+	for i, fn := range l.roundEnd {
+		l.roundEnd[i] = nil
+		fn()
+	}
+	l.roundEnd = l.roundEnd[:0]
+	l.flush()
 }
 
 // linger pauses the loop for lingerTime: a raw nanosleep, which keeps the
@@ -303,6 +355,9 @@ func (l *loop) wait() int {
 			return n
 		}
 	}
+	if l.polled != nil {
+		return l.park(timeout)
+	}
 	for {
 		n, err := unix.EpollWait(l.epfd, l.events, timeout)
 		if err == unix.EINTR {
@@ -315,6 +370,30 @@ func (l *loop) wait() int {
 		}
 		return n
 	}
+}
+
+// park waits as a parked goroutine, for at most timeout milliseconds (0:
+// not at all), until events are ready, and returns how many it took.
+func (l *loop) park(timeout int) int {
+	if timeout == 0 {
+		return l.pollNow()
+	}
+	rc, err := l.polled.SyscallConn()
+	if err == nil {
+		err = l.polled.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
+	}
+	n := 0
+	if err == nil {
+		err = rc.Read(func(uintptr) bool {
+			n = l.pollNow()
+			return n > 0
+		})
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		l.g.log.Error("event loop: wait for events", "err", err)
+		time.Sleep(minSweep)
+	}
+	return n
 }
 
 // pollNow is epoll_wait that does not block, made as a raw system call.
@@ -536,6 +615,7 @@ func (l *loop) frames(c *conn) bool {
 	off := 0
 	limit := int64(g.opts.MaxMessageSize)
 	touched := false // the frames of one read arrived together: one clock read
+	var frame wire.Frame
 	for len(b)-off >= 2 {
 		rest := b[off:]
 		size := wsframe.HeaderSize(rest[1])
@@ -564,10 +644,18 @@ func (l *loop) frames(c *conn) bool {
 		off += int(total)
 		switch h.OpCode {
 		case ws.OpText:
-			if !c.handle(l.ctx, payload) {
+			ev, valid := c.event(payload, &frame)
+			if !valid {
 				l.end(c, off, ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true})
 				return false
 			}
+			if l.immediate != nil && !l.immediate.Immediate(&ev) {
+				// It would wait: the goroutine reader reads it again.
+				ws.Cipher(payload, h.Mask, 0)
+				l.handOff(c, off-int(total))
+				return false
+			}
+			c.serveEvent(l.ctx, &ev)
 		case ws.OpBinary:
 			c.replyError(l.ctx, wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
 		case ws.OpPing:

@@ -14,7 +14,7 @@ import (
 const loopsSupported = false
 
 // loop is an event loop; there are none on this platform.
-type loop struct{}
+type loop struct{ roundEnd []func() }
 
 type taskKind uint8
 

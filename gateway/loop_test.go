@@ -5,6 +5,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +23,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/monologue-go/monologue/gateway"
+	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
 )
 
 // clientFrame is a masked client frame of op carrying payload.
@@ -346,5 +351,113 @@ func TestLoopHandshakeRefused(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("X-Amzn-Errortype") == "" || !strings.Contains(string(body), `"message"`) {
 		t.Fatalf("refused handshake: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+}
+
+// waitingIntegration is the relay, but a "send" of the message "wait"
+// waits for release before it is served, and says so through Immediate.
+// It notes whether $connect ran on an event loop, and "send" of "round"
+// asks the loop for an end-of-round call.
+type waitingIntegration struct {
+	*relay.Relay
+	release          chan struct{}
+	connectImmediate bool
+	connectOnLoop    atomic.Int32 // $connects that ran on a loop
+	roundEnds        atomic.Int32 // end-of-round calls made
+	roundAsked       atomic.Int32 // "round" frames whose AtRoundEnd took the call
+}
+
+func (w *waitingIntegration) message(ev *relay.Event) string {
+	if ev.Frame == nil || ev.Frame.Action != "send" {
+		return ""
+	}
+	return string(ev.Frame.Message)
+}
+
+func (w *waitingIntegration) Immediate(ev *relay.Event) bool {
+	if ev.Route == wire.RouteConnect {
+		return w.connectImmediate
+	}
+	return w.message(ev) != `"wait"`
+}
+
+func (w *waitingIntegration) Handle(ctx context.Context, ev relay.Event) error {
+	if ev.Route == wire.RouteConnect && onLoop() {
+		w.connectOnLoop.Add(1)
+	}
+	switch w.message(&ev) {
+	case `"wait"`:
+		<-w.release
+	case `"round"`:
+		if gateway.AtRoundEnd(ctx, func() { w.roundEnds.Add(1) }) {
+			w.roundAsked.Add(1)
+		}
+	}
+	return w.Relay.Handle(ctx, ev)
+}
+
+// onLoop reports whether the calling goroutine is an event loop's.
+func onLoop() bool {
+	buf := make([]byte, 64<<10)
+	return bytes.Contains(buf[:runtime.Stack(buf, false)], []byte("gateway.(*loop)"))
+}
+
+// TestLoopIntegrationWaitsOffTheLoop: a frame its LoopIntegration says
+// would wait is served by a goroutine of the connection's own, so the
+// other connections of the loop go on meanwhile, and it and the frames
+// after it are answered in order; AtRoundEnd runs its call on the loop
+// before the round's frames are written, and only there; $connect runs on
+// the loop only when the integration says it does not wait (else the
+// handshake, and then the connection, are net/http's, as a request the
+// loop does not answer always is).
+func TestLoopIntegrationWaitsOffTheLoop(t *testing.T) {
+	for _, connectImmediate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("connect immediate %v", connectImmediate), func(t *testing.T) {
+			w := &waitingIntegration{release: make(chan struct{}), connectImmediate: connectImmediate}
+			s := start(t, gateway.Options{EventLoops: 1, NewIntegration: func(gw *gateway.Gateway) (gateway.Integration, error) {
+				opts := gw.RelayOptions()
+				opts.Channels = memoryChannels()
+				w.Relay = relay.New(opts)
+				return w, nil
+			}})
+			var once sync.Once
+			release := func() { once.Do(func() { close(w.release) }) }
+			t.Cleanup(release) // before the server stops, should the test fail
+			a, b := s.dial(t), s.dial(t)
+			a.send(`{"action":"send","message":"wait"}`)
+			a.send(`{"action":"send","message":"after"}`)
+			b.send(`{"action":"send","message":"round"}`)
+			if got := b.read(); !strings.Contains(got, `"round"`) {
+				t.Fatalf("the other connection got %s, want its echo while the first waits", got)
+			}
+			onLoops := int32(0)
+			if connectImmediate {
+				onLoops = 1
+			}
+			if w.roundAsked.Load() != onLoops || w.roundEnds.Load() != onLoops {
+				t.Fatalf("AtRoundEnd took %d calls and ran %d before the round's frame was read, want %d and %d",
+					w.roundAsked.Load(), w.roundEnds.Load(), onLoops, onLoops)
+			}
+			release()
+			for _, want := range []string{`"wait"`, `"after"`} {
+				if got := a.read(); !strings.Contains(got, want) {
+					t.Fatalf("the waiting connection got %s, want the echo of %s", got, want)
+				}
+			}
+			a.send(`{"action":"send","message":"round"}`) // back on the loop
+			if got := a.read(); !strings.Contains(got, `"round"`) {
+				t.Fatalf("then: %s", got)
+			}
+			want := int32(0)
+			if connectImmediate {
+				want = 2
+			}
+			if got := w.connectOnLoop.Load(); got != want {
+				t.Fatalf("%d $connects ran on the loop, want %d", got, want)
+			}
+			if gateway.AtRoundEnd(context.Background(), func() {}) {
+				t.Fatal("AtRoundEnd took a call outside any loop")
+			}
+		})
 	}
 }

@@ -21,7 +21,8 @@ func loopCount(opts *Options, integration Integration) int {
 	if opts.EventLoops > 0 {
 		return opts.EventLoops
 	}
-	if _, ok := integration.(memoryIntegration); ok {
+	switch integration.(type) {
+	case memoryIntegration, LoopIntegration:
 		return runtime.GOMAXPROCS(0)
 	}
 	return 0

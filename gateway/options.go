@@ -61,6 +61,23 @@ type Integration interface {
 	Broadcast(ctx context.Context, tenant, channel string, payload []byte) error
 }
 
+// A LoopIntegration is an Integration that can serve most events on an
+// event loop (see Options.EventLoops) although some of its events wait (on
+// a network, on another node): Immediate reports whether Handle serves ev
+// without waiting. A loop asks before it handles each frame it has read,
+// and hands a connection whose frame would wait to a goroutine of its own,
+// which serves that frame and the connection's next ones, and gives the
+// connection back once it is idle; so a frame that waits holds up only its
+// own connection. A loop that serves a LoopIntegration gives the processor
+// to other goroutines after each round and waits for events through Go's
+// netpoller, since the integration's own goroutines (a network client's)
+// must run promptly. $connect of a handshake a loop answers runs on the
+// loop only when Immediate says so of it.
+type LoopIntegration interface {
+	Integration
+	Immediate(ev *relay.Event) bool
+}
+
 // Options configures a [Gateway]. The zero value of every field means the
 // documented default, so Options{} is a working single-tenant server with no
 // API key.
@@ -129,9 +146,10 @@ type Options struct {
 	// calls and wake-ups of many connections are shared when they are busy,
 	// and an idle connection costs no goroutine. A loop calls the
 	// integration's Handle itself, so a Handle that waits (on a network, on
-	// another node) holds up every connection of that loop. Zero: one loop
-	// per GOMAXPROCS for the default integration (the in-process relay over
-	// in-memory stores, which never waits), none for any other; negative:
+	// another node) holds up every connection of that loop, unless it is a
+	// LoopIntegration. Zero: one loop per GOMAXPROCS for the default
+	// integration (the in-process relay over in-memory stores, which never
+	// waits) and for a LoopIntegration, none for any other; negative:
 	// none, every connection gets a reader goroutine. TLS connections always
 	// get a reader goroutine.
 	EventLoops int

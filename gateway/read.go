@@ -137,29 +137,52 @@ func (c *conn) readCtx() context.Context {
 }
 
 // handle parses one text message once and hands it to the integration
-// under ctx (see readCtx; an event loop passes its own). It returns false,
-// handing nothing on, for a message that is not valid UTF-8, which ends the
-// connection with status 1007 (RFC 6455 §8.1): wire.Parse checks the
-// encoding as it scans, so nothing checks it twice.
+// under ctx (see readCtx). It returns false, handing nothing on, for a
+// message that is not valid UTF-8, which ends the connection with status
+// 1007 (RFC 6455 §8.1): wire.Parse checks the encoding as it scans, so
+// nothing checks it twice.
 func (c *conn) handle(ctx context.Context, body []byte) bool {
-	g := c.gw
-	ev := relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
-	var id []byte
-	frame, err := wire.Parse(body)
+	var frame wire.Frame
+	ev, valid := c.event(body, &frame)
+	if valid {
+		c.serveEvent(ctx, &ev)
+	}
+	return valid
+}
+
+// event parses a text message into frame and returns its event; valid is
+// false for a message that is not valid UTF-8. A message that does not
+// parse otherwise is an event without a Frame, which the relay answers
+// bad_request.
+func (c *conn) event(body []byte, frame *wire.Frame) (ev relay.Event, valid bool) {
+	ev = relay.Event{ConnectionID: c.id, Route: wire.RouteDefault, Body: body, Identity: c.identity()}
+	f, err := wire.Parse(body)
 	switch {
 	case err == nil:
-		ev.Frame, ev.Route, id = &frame, frame.Route(), frame.ID
+		*frame = f
+		ev.Frame, ev.Route = frame, f.Route()
 	case wire.IsInvalidUTF8(err):
-		return false
-	} // else Frame stays nil and the relay answers bad_request
+		return ev, false
+	}
+	return ev, true
+}
+
+// serveEvent counts a parsed message and hands it to the integration under
+// ctx (a reader's, or an event loop's), or refuses it over the message
+// rate.
+func (c *conn) serveEvent(ctx context.Context, ev *relay.Event) {
+	g := c.gw
 	g.metrics.messageIn(ev.Route)
-	c.received(&ev)
+	c.received(ev)
 	if g.opts.MessageRate > 0 && !c.allow() {
+		var id []byte
+		if ev.Frame != nil {
+			id = ev.Frame.ID
+		}
 		c.replyError(ctx, wire.CodeRateLimited, "message rate limit exceeded", id)
-	} else if err := g.integration.Handle(ctx, ev); err != nil {
+	} else if err := g.integration.Handle(ctx, *ev); err != nil {
 		g.log.Error("handle message", "connection", c.id, "route", ev.Route, "err", err)
 	}
-	return true
 }
 
 // buffered reports whether bytes of the next frame have arrived already

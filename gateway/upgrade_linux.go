@@ -23,6 +23,7 @@ import (
 
 	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/relay"
+	"github.com/monologue-go/monologue/wire"
 )
 
 // Limits of a loop's handshakes.
@@ -291,6 +292,9 @@ func (g *Gateway) loopUpgradable(req *http.Request) (stage string, ok bool) {
 	}
 	if _, ok := g.keys.lookup(requestKey(req)); !ok {
 		return "", false
+	}
+	if li, ok := g.integration.(LoopIntegration); ok && !li.Immediate(&relay.Event{Route: wire.RouteConnect}) {
+		return "", false // its $connect waits: a goroutine of net/http's runs it
 	}
 	return stage, true
 }
