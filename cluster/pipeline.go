@@ -80,7 +80,7 @@ type pipeline struct {
 	// sweep sets it, so that a delivery does not read the time.
 	clock atomic.Int64
 	self  []byte          // this node's tag, as messages carry it
-	batch context.Context // the node's context, with more deliveries to follow
+	batch *gateway.Batch // writes what a batch from another node delivers (receiving goroutine only)
 
 	origins map[wire.NodeTag]*origin // on the receiving goroutine only
 	inbox   *nats.Subscription
@@ -185,7 +185,7 @@ func newPipeline(n *Node) *pipeline {
 		origins: make(map[wire.NodeTag]*origin)}
 	p.resolving = context.WithValue(n.ctx, resolvingKey{}, true)
 	p.self = []byte(n.tag.String())
-	p.batch = gateway.MoreToFollow(n.ctx)
+	p.batch = gateway.NewBatch(n.ctx)
 	for i := range p.holds {
 		p.holds[i].m = make(map[string]*holding)
 	}
@@ -731,20 +731,16 @@ func (p *pipeline) onQueued(m *nats.Msg) {
 			o.fail(o.last+1, seq-1, wire.NewError(wire.CodeInternal, "lost between nodes"))
 		}
 		o.last = seq
-		// A connection's frames to another usually come one after another:
-		// when the next delivery is for the same connection, queue this one
-		// so that both leave in one write; otherwise write it at once.
-		ctx := p.n.ctx
-		if next, _, err := readField(b); err == nil && string(next) == string(to) {
-			ctx = p.batch
-		}
 		if string(tenant) != o.tenant {
 			o.tenant = string(tenant) // the same tenant, message after message, without a copy each
 		}
-		if err := p.n.local.Send(ctx, relay.Delivery{To: string(to), Tenant: o.tenant, Frame: frame}); err != nil {
+		// Each connection's frames of the batch leave in one write, at the
+		// end, from this goroutine.
+		if err := p.n.local.Send(p.batch.Context(), relay.Delivery{To: string(to), Tenant: o.tenant, Frame: frame}); err != nil {
 			o.fail(seq, seq, err)
 		}
 	}
+	p.batch.Flush()
 	if msgs <= 1 || o.last-o.reported >= reportEvery || o.count >= reportEvery {
 		p.report()
 	}

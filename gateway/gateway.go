@@ -181,8 +181,10 @@ func MoreToFollow(ctx context.Context) context.Context {
 	return context.WithValue(ctx, batchKey{}, true)
 }
 
-// MoreFollows reports whether ctx is marked by MoreToFollow, or is that
-// of a message its connection's reader handles with more right behind it.
+// MoreFollows reports whether frames sent under ctx wait for a later write
+// with others: ctx is marked by MoreToFollow or a Batch, is an event
+// loop's, or is that of a message its connection's reader handles with
+// more right behind it.
 func MoreFollows(ctx context.Context) bool { return ctx.Value(batchKey{}) != nil }
 
 // AtRoundEnd arranges for fn to run once the event loop whose context ctx

@@ -90,8 +90,7 @@ type loop struct {
 
 	answered atomic.Uint64 // handshakes the loop answered itself
 
-	dirtyMu sync.Mutex
-	dirty   []*conn // connections with frames queued this round
+	round round // the connections with frames queued this round
 
 	// Owned by the loop's goroutine.
 	events    []unix.EpollEvent
@@ -99,7 +98,6 @@ type loop struct {
 	readyElse []any   // what ready has not: a listener or a handshake
 	again     []*conn // their last read filled the buffer: read again
 	spareRead []*conn // again's other slice
-	spareDirt []*conn // dirty's other slice
 	taken     []loopTask
 	roundEnd  []func() // run before the round's frames are written (AtRoundEnd)
 	nextSweep int64
@@ -272,14 +270,6 @@ func (l *loop) stop() {
 	<-l.done
 }
 
-// addDirty puts c on the list of connections written at the end of the
-// round (enqueue calls it for a frame queued with sendRound).
-func (l *loop) addDirty(c *conn) {
-	l.dirtyMu.Lock()
-	l.dirty = append(l.dirty, c)
-	l.dirtyMu.Unlock()
-}
-
 func (l *loop) run() {
 	defer close(l.done)
 	defer func() {
@@ -323,7 +313,7 @@ func (l *loop) endRound() {
 		fn()
 	}
 	l.roundEnd = l.roundEnd[:0]
-	l.flush()
+	l.round.flush()
 }
 
 // linger pauses the loop for lingerTime: a raw nanosleep, which keeps the
@@ -662,7 +652,7 @@ func (l *loop) frames(c *conn) bool {
 			if g.opts.MessageRate > 0 && !c.allow() {
 				g.metrics.dropped("ping_rate_limited", 1)
 			} else {
-				_ = c.enqueue(ws.OpPong, payload, true, sendRound, l)
+				_ = c.enqueue(ws.OpPong, payload, true, sendRound, &l.round)
 			}
 		}
 	}
@@ -718,21 +708,6 @@ func (l *loop) keepUnread(c *conn, off int) {
 	}
 }
 
-// flush writes every connection the frames this round queued for it.
-func (l *loop) flush() {
-	l.dirtyMu.Lock()
-	dirty := l.dirty
-	l.dirty = l.spareDirt[:0]
-	l.dirtyMu.Unlock()
-	for i, c := range dirty {
-		dirty[i] = nil
-		c.flushRound()
-	}
-	l.dirtyMu.Lock()
-	l.spareDirt = dirty[:0]
-	l.dirtyMu.Unlock()
-}
-
 // sweep hands the connections whose deadline (idle timeout, age limit,
 // frame timeout) has passed to a goroutine, which decides what it means,
 // and sets when to sweep next.
@@ -761,70 +736,6 @@ func (l *loop) sweep(now int64) {
 		next = min(next, at)
 	}
 	l.nextSweep = max(next, now+int64(minSweep))
-}
-
-// flushRound writes the frames queued for c in a loop's round with one
-// system call, unless a writer is running (it takes them). What the
-// socket does not take goes to a writer goroutine.
-func (c *conn) flushRound() {
-	c.mu.Lock()
-	c.inRound = false
-	if c.writing || c.pending.empty() || c.broken || c.fdClosed {
-		c.mu.Unlock()
-		return
-	}
-	c.writing = true
-	c.writers.Add(1)
-	if len(c.pending.more) > 0 {
-		c.mu.Unlock()
-		go c.writeLoop() // more than a chunk: writev from a goroutine
-		return
-	}
-	queue, texts, frames := c.pending, c.pendingTexts, c.pendingFrames
-	c.flightFrames, c.flightBytes = frames, queue.bytes
-	c.pending, c.pendingFrames, c.pendingTexts = sendQueue{}, 0, 0
-	c.mu.Unlock()
-
-	buf := queue.head
-	n, err := c.tryWrite(*buf)
-	if n > 0 {
-		c.touch()
-	}
-	c.gw.unqueued(n)
-	c.mu.Lock()
-	c.flightFrames, c.flightBytes = 0, 0
-	switch {
-	case err != nil:
-		c.broken, c.closed, c.writeErr = true, true, err
-		c.gw.unqueued(len(*buf) - n)
-		dropped := int(texts) + c.dropPendingLocked()
-		c.writing = false
-		c.mu.Unlock()
-		putChunk(buf)
-		c.writeFailed(err, dropped)
-		c.writers.Done()
-		return
-	case n < len(*buf):
-		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
-		c.pending.prepend(buf)
-		c.pendingFrames += frames
-		c.pendingTexts += texts
-		c.mu.Unlock()
-		go c.writeLoop() // inherits writing and the writers count
-		return
-	}
-	idle := c.pending.empty()
-	if idle {
-		c.writing = false
-	}
-	c.mu.Unlock()
-	putChunk(buf)
-	c.gw.metrics.messagesOut.Add(float64(texts))
-	if idle {
-		c.writers.Done()
-		return
-	}
-	go c.writeLoop() // frames queued meanwhile by others
 }
 
 // readLooped is read for a connection an event loop owns, from the

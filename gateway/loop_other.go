@@ -14,7 +14,10 @@ import (
 const loopsSupported = false
 
 // loop is an event loop; there are none on this platform.
-type loop struct{ roundEnd []func() }
+type loop struct {
+	roundEnd []func()
+	round    round
+}
 
 type taskKind uint8
 
@@ -48,7 +51,6 @@ func (l *loop) start(*conn)                    {}
 func (l *loop) release(*conn)                  {}
 func (l *loop) post(loopTask)                  {}
 func (l *loop) stop()                          {}
-func (l *loop) addDirty(*conn)                 {}
 func shutdownSocket(int)                       {}
 func (c *conn) readLooped([]byte) (int, error) { return 0, errors.New("no event loops") }
 func (c *conn) writeLooped(*sendQueue) error   { return errors.New("no event loops") }

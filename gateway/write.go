@@ -58,14 +58,16 @@ const (
 )
 
 // sendModeOf is how a frame sent under ctx is sent: in the round of the
-// event loop that marked ctx, queued when ctx is marked by a reader or
+// event loop or Batch that marked ctx, queued when ctx is marked by a reader or
 // MoreToFollow, and otherwise written at once.
-func sendModeOf(ctx context.Context) (sendMode, *loop) {
+func sendModeOf(ctx context.Context) (sendMode, *round) {
 	switch v := ctx.Value(batchKey{}).(type) {
 	case nil:
 		return sendNow, nil
 	case *loop:
-		return sendRound, v
+		return sendRound, &v.round
+	case *Batch:
+		return sendRound, &v.round
 	}
 	return sendQueued, nil
 }
@@ -92,9 +94,10 @@ func (c *conn) send(ctx context.Context, data []byte) error {
 // frames follow at once (the reader has more messages buffered), so that
 // those leave together in one write; the reader passes sendHeld for frames
 // of its own that must wait for the writer until it has read what is
-// buffered (see conn.ping). With sendRound, round is the event loop that
-// writes the frame at the end of its round, unless a writer is running.
-func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode, round *loop) error {
+// buffered (see conn.ping). With sendRound, round is the event loop's or
+// Batch's that writes the frame when it is flushed, unless a writer is
+// running.
+func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode, round *round) error {
 	size := wsframe.FrameSize(len(data))
 	opts := &c.gw.opts
 	c.mu.Lock()
@@ -145,7 +148,7 @@ func (c *conn) enqueue(op ws.OpCode, data []byte, limited bool, mode sendMode, r
 		c.inRound = c.inRound || mark
 		c.mu.Unlock()
 		if mark {
-			round.addDirty(c)
+			round.add(c)
 		}
 		return nil
 	}
@@ -366,4 +369,128 @@ func (c *conn) write(q *sendQueue) error {
 	}
 	c.touch()
 	return nil
+}
+
+// round is the connections that have frames queued with sendRound since it
+// was last flushed, each to be written with one system call then: an event
+// loop's round, or a Batch.
+type round struct {
+	mu    sync.Mutex
+	dirty []*conn
+	spare []*conn // dirty's other slice
+}
+
+// add puts c on the round's list (enqueue calls it for c's first frame
+// queued with sendRound).
+func (r *round) add(c *conn) {
+	r.mu.Lock()
+	r.dirty = append(r.dirty, c)
+	r.mu.Unlock()
+}
+
+// flush writes every connection the frames queued for it in the round.
+func (r *round) flush() {
+	r.mu.Lock()
+	dirty := r.dirty
+	r.dirty = r.spare[:0]
+	r.mu.Unlock()
+	for i, c := range dirty {
+		dirty[i] = nil
+		c.flushRound()
+	}
+	r.mu.Lock()
+	r.spare = dirty[:0]
+	r.mu.Unlock()
+}
+
+// A Batch writes the frames sent under its context together: each
+// connection's frames wait until Flush, which writes them with one system
+// call (from the calling goroutine, unless a writer goroutine has the
+// connection already, or the socket does not take them all). It is for a
+// caller with many deliveries to make at once, such as a node handing on
+// a batch of messages from another node: no goroutine is woken per
+// connection, and a connection's frames leave in one write wherever they
+// sit in the batch. Frames sent under its context must be flushed, soon:
+// until then they wait. One goroutine uses a Batch at a time.
+type Batch struct {
+	round round
+	ctx   context.Context
+}
+
+// NewBatch returns a Batch whose context is ctx, marked.
+func NewBatch(ctx context.Context) *Batch {
+	b := &Batch{}
+	b.ctx = context.WithValue(ctx, batchKey{}, b)
+	return b
+}
+
+// Context returns the context to send the batch's frames under.
+func (b *Batch) Context() context.Context { return b.ctx }
+
+// Flush writes the frames sent under the batch's context since the last
+// Flush.
+func (b *Batch) Flush() { b.round.flush() }
+
+// flushRound writes the frames queued for c in a round with one
+// system call, unless a writer is running (it takes them). What the
+// socket does not take goes to a writer goroutine.
+func (c *conn) flushRound() {
+	c.mu.Lock()
+	c.inRound = false
+	if c.writing || c.pending.empty() || c.broken || c.fdClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	if len(c.pending.more) > 0 {
+		c.mu.Unlock()
+		go c.writeLoop() // more than a chunk: writev from a goroutine
+		return
+	}
+	queue, texts, frames := c.pending, c.pendingTexts, c.pendingFrames
+	c.flightFrames, c.flightBytes = frames, queue.bytes
+	c.pending, c.pendingFrames, c.pendingTexts = sendQueue{}, 0, 0
+	c.mu.Unlock()
+
+	buf := queue.head
+	n, err := c.tryWrite(*buf)
+	if n > 0 {
+		c.touch()
+	}
+	c.gw.unqueued(n)
+	c.mu.Lock()
+	c.flightFrames, c.flightBytes = 0, 0
+	switch {
+	case err != nil:
+		c.broken, c.closed, c.writeErr = true, true, err
+		c.gw.unqueued(len(*buf) - n)
+		dropped := int(texts) + c.dropPendingLocked()
+		c.writing = false
+		c.mu.Unlock()
+		putChunk(buf)
+		c.writeFailed(err, dropped)
+		c.writers.Done()
+		return
+	case n < len(*buf):
+		*buf = (*buf)[:copy(*buf, (*buf)[n:])]
+		c.pending.prepend(buf)
+		c.pendingFrames += frames
+		c.pendingTexts += texts
+		c.mu.Unlock()
+		go c.writeLoop() // inherits writing and the writers count
+		return
+	}
+	idle := c.pending.empty()
+	if idle {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	putChunk(buf)
+	c.gw.metrics.messagesOut.Add(float64(texts))
+	if idle {
+		c.writers.Done()
+		return
+	}
+	go c.writeLoop() // frames queued meanwhile by others
 }
