@@ -30,6 +30,11 @@
 // that connection's own frame — a reply, an error frame, whoami — waits
 // until the deliveries the connection made before are reported on, so a
 // client sees "gone" for a message before the answer to what it sent after.
+// It waits in the pipeline, so the gateway's event loop goes on; what the
+// connection sends next waits until it is out. The node is a
+// gateway.LoopIntegration: the gateway's event loops handle every frame
+// that needs no answer from another node, and hand the others to a
+// goroutine.
 // Any other delivery (to a name, to a node not heard of yet, the Sender's
 // own conformance suite) is a NATS request to "…n.TAG.d" answered with the
 // gateway's outcome, after the deferred deliveries its sender made before.

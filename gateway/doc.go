@@ -72,8 +72,9 @@
 // # Event loops
 //
 // With the in-process relay over in-memory stores (whose Handle never
-// waits), plain-TCP connections on Linux are served by event loops instead
-// of reader goroutines: one per GOMAXPROCS (Options.EventLoops). After the
+// waits), or a LoopIntegration (cluster mode), plain-TCP connections on
+// Linux are served by event loops instead of reader goroutines: one per
+// GOMAXPROCS (Options.EventLoops). After the
 // handshake the connection's socket descriptor is duplicated and the
 // original closed, which takes the socket out of Go's netpoller; the loop
 // owns the duplicate in an epoll set of its own (edge-triggered). Each
@@ -101,6 +102,18 @@
 // returned listener, as a connection whose first bytes are what the loop
 // read. A request that does not arrive whole within HTTPReadTimeout is
 // dropped by the loop's sweep, as net/http drops it.
+//
+// A LoopIntegration's Immediate is asked of each text frame before the
+// loop handles it; a frame that would wait (in cluster mode: names,
+// presence, subscriptions, a message to a node not heard of yet) goes,
+// unhandled, to a goroutine running the ordinary reader, as below. Such a
+// loop also calls runtime.Gosched after each round, and waits for events
+// parked in Go's netpoller on its epoll descriptor rather than in
+// epoll_wait, so that the integration's goroutines (the NATS client's)
+// run promptly on few Ps; it does not pause after busy rounds. What a
+// Sender holds for one write per round it writes through AtRoundEnd.
+// A Batch gives any goroutine a round of its own: frames sent under its
+// context are written at Flush, one write per connection (conn.flushRound).
 //
 // The loop handles whole unfragmented text, binary, ping and
 // pong frames, and frames that arrive in pieces. Anything else — a close
