@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 
@@ -79,7 +80,7 @@ type pipeline struct {
 	// clock is the time in Unix nanoseconds, to within sweepEvery: the
 	// sweep sets it, so that a delivery does not read the time.
 	clock atomic.Int64
-	self  []byte          // this node's tag, as messages carry it
+	self  []byte         // this node's tag, as messages carry it
 	batch *gateway.Batch // writes what a batch from another node delivers (receiving goroutine only)
 
 	origins map[wire.NodeTag]*origin // on the receiving goroutine only
@@ -736,7 +737,10 @@ func (p *pipeline) onQueued(m *nats.Msg) {
 		}
 		// Each connection's frames of the batch leave in one write, at the
 		// end, from this goroutine.
-		if err := p.n.local.Send(p.batch.Context(), relay.Delivery{To: string(to), Tenant: o.tenant, Frame: frame}); err != nil {
+		// The connection ID is read in place: the gateway keeps no part of
+		// a Delivery, and nothing writes m.Data, which NATS gave this
+		// handler to own.
+		if err := p.n.local.Send(p.batch.Context(), relay.Delivery{To: unsafe.String(unsafe.SliceData(to), len(to)), Tenant: o.tenant, Frame: frame}); err != nil {
 			o.fail(seq, seq, err)
 		}
 	}

@@ -100,6 +100,9 @@ type loop struct {
 	spareRead []*conn // again's other slice
 	taken     []loopTask
 	roundEnd  []func() // run before the round's frames are written (AtRoundEnd)
+	// frame is the parsed frame being handled: the integration keeps no
+	// Frame past Handle, so one serves every frame the loop handles.
+	frame     wire.Frame
 	nextSweep int64
 	done      chan struct{}
 
@@ -605,7 +608,6 @@ func (l *loop) frames(c *conn) bool {
 	off := 0
 	limit := int64(g.opts.MaxMessageSize)
 	touched := false // the frames of one read arrived together: one clock read
-	var frame wire.Frame
 	for len(b)-off >= 2 {
 		rest := b[off:]
 		size := wsframe.HeaderSize(rest[1])
@@ -634,7 +636,7 @@ func (l *loop) frames(c *conn) bool {
 		off += int(total)
 		switch h.OpCode {
 		case ws.OpText:
-			ev, valid := c.event(payload, &frame)
+			ev, valid := c.event(payload, &l.frame)
 			if !valid {
 				l.end(c, off, ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true})
 				return false
