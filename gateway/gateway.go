@@ -187,13 +187,13 @@ func MoreToFollow(ctx context.Context) context.Context {
 // more right behind it.
 func MoreFollows(ctx context.Context) bool { return ctx.Value(batchKey{}) != nil }
 
-// AtRoundEnd arranges for fn to run once the event loop whose context ctx
-// is has handled the frames of its round, before it writes the frames the
-// round queued; it reports false, arranging nothing, when ctx is not an
-// event loop's (see Options.EventLoops). A Sender that holds what it sends
-// under MoreFollows for one later write uses it to write once per round,
-// on the loop, instead of waking a goroutine of its own. fn runs on the
-// loop: it must not wait.
+// AtRoundEnd arranges for fn to run on the event loop whose context ctx
+// is, once it has handled the frames of its round, before it writes the
+// frames the round queued. It reports false, arranging nothing, when ctx
+// is not an event loop's (see Options.EventLoops). A Sender that holds
+// what it sends under MoreFollows for one later write uses it to write once
+// per round, on the loop, instead of waking a goroutine of its own. fn must
+// not wait.
 func AtRoundEnd(ctx context.Context, fn func()) bool {
 	l, ok := ctx.Value(batchKey{}).(*loop)
 	if !ok || l == nil {
