@@ -83,42 +83,79 @@ func leanHandshake(c net.Conn, req []byte) error {
 	if _, err := c.Write(req); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	var buf [1024]byte
+	var buf [leanBufSize]byte
 	n := 0
 	end := -1
 	for end < 0 {
 		if n == len(buf) {
-			return errors.New("handshake: answer too long")
+			return errLeanAnswerTooLong
 		}
 		m, err := c.Read(buf[n:])
 		if err != nil {
 			return fmt.Errorf("handshake: %w", err)
 		}
 		n += m
-		end = bytes.Index(buf[:n], []byte("\r\n\r\n"))
+		end = leanHeadEnd(buf[:n])
 	}
-	head := buf[:end]
-	if !bytes.HasPrefix(head, []byte("HTTP/1.1 101 ")) || !bytes.Contains(head, []byte(leanAccept)) {
-		return fmt.Errorf("handshake: answer %.200q", head)
+	if err := checkLeanHead(buf[:end]); err != nil {
+		return err
 	}
-	rest := n - (end + 4) // frame bytes that came with the answer
-	copy(buf[:], buf[end+4:n])
-	n = rest
+	n = copy(buf[:], buf[end+4:n]) // frame bytes that came with the answer
 	if _, err := c.Write(leanWhoami); err != nil {
 		return fmt.Errorf("whoami: %w", err)
 	}
-	// The answer is a short unmasked text frame: 2 header bytes, then the ID.
-	for n < 2 || n < 2+int(buf[1]&0x7f) {
+	for !leanFrameComplete(buf[:n]) {
 		m, err := c.Read(buf[n:])
 		if err != nil {
 			return fmt.Errorf("whoami: %w", err)
 		}
 		n += m
 	}
-	if buf[0] != 0x81 || buf[1]&0x7f > 125 {
-		return fmt.Errorf("whoami: answer %.100q", buf[:n])
+	return checkLeanWhoami(buf[:n])
+}
+
+// leanBufSize is the buffer a lean handshake reads its answers into: an
+// answer head longer than this is an error.
+const leanBufSize = 1024
+
+// errLeanAnswerTooLong is the error of a handshake answer whose head does
+// not fit in leanBufSize bytes.
+var errLeanAnswerTooLong = errors.New("handshake: answer too long")
+
+// The checks below are shared by leanHandshake and the Linux opener of
+// many connections (drv_lean_linux.go), so that both accept exactly the
+// same answers.
+
+// leanHeadEnd returns where the head of the HTTP answer in b ends (the
+// index of its blank line's "\r\n\r\n"), or -1 while b holds only part
+// of it.
+func leanHeadEnd(b []byte) int { return bytes.Index(b, []byte("\r\n\r\n")) }
+
+// checkLeanHead checks the head of a handshake's answer: a 101 carrying
+// the accept key of leanHandshakeKey.
+func checkLeanHead(head []byte) error {
+	if !bytes.HasPrefix(head, []byte("HTTP/1.1 101 ")) || !bytes.Contains(head, []byte(leanAccept)) {
+		return fmt.Errorf("handshake: answer %.200q", head)
 	}
-	id := buf[2 : 2+int(buf[1]&0x7f)]
+	return nil
+}
+
+// leanFrameComplete reports whether b holds the whole of the short frame
+// it begins with: the answer to whoami is a short unmasked text frame, 2
+// header bytes then the ID. (A length field of 126 or 127 waits for 128 or
+// 129 bytes, which checkLeanWhoami then refuses.)
+func leanFrameComplete(b []byte) bool {
+	return len(b) >= 2 && len(b) >= 2+int(b[1]&0x7f)
+}
+
+// checkLeanWhoami checks the answer to whoami, a complete frame at the
+// start of b (see leanFrameComplete): a text frame holding a connection
+// ID, not a JSON error.
+func checkLeanWhoami(b []byte) error {
+	if b[0] != 0x81 || b[1]&0x7f > 125 {
+		return fmt.Errorf("whoami: answer %.100q", b)
+	}
+	id := b[2 : 2+int(b[1]&0x7f)]
 	if len(id) == 0 || id[0] == '{' {
 		return fmt.Errorf("whoami: answer %.100q is not a connection ID", id)
 	}
