@@ -486,20 +486,14 @@ func (p *pipeline) forget(connectionID string) {
 // wait. With quiet, it waits only for those frames (which wait for the
 // deliveries made before them, not for any after).
 func (p *pipeline) wait(ctx context.Context, connectionID string, quiet bool) {
-	if p.deferrer == nil || ctx.Value(resolvingKey{}) != nil {
+	if p.deferrer == nil || p.settled(connectionID, quiet) || ctx.Value(resolvingKey{}) != nil {
 		return
-	}
-	done := func() bool {
-		if quiet {
-			return !p.pending(connectionID)
-		}
-		return !p.busy(connectionID)
 	}
 	for {
 		p.changedMu.Lock()
 		changed := p.changed
 		p.changedMu.Unlock()
-		if done() {
+		if p.settled(connectionID, quiet) {
 			return
 		}
 		select {
@@ -510,6 +504,16 @@ func (p *pipeline) wait(ctx context.Context, connectionID string, quiet bool) {
 			return
 		}
 	}
+}
+
+// settled reports whether connectionID has nothing wait waits for: no
+// frames waiting in the pipeline, and unless quiet, no deliveries waiting
+// for their reports either.
+func (p *pipeline) settled(connectionID string, quiet bool) bool {
+	if quiet {
+		return !p.pending(connectionID)
+	}
+	return !p.busy(connectionID)
 }
 
 func (p *pipeline) lifted() {
@@ -736,10 +740,9 @@ func (p *pipeline) onQueued(m *nats.Msg) {
 			o.tenant = string(tenant) // the same tenant, message after message, without a copy each
 		}
 		// Each connection's frames of the batch leave in one write, at the
-		// end, from this goroutine.
-		// The connection ID is read in place: the gateway keeps no part of
-		// a Delivery, and nothing writes m.Data, which NATS gave this
-		// handler to own.
+		// end, from this goroutine. The connection ID is read in place: the
+		// gateway keeps no part of a Delivery, and nothing writes m.Data,
+		// which NATS gave this handler to own.
 		if err := p.n.local.Send(p.batch.Context(), relay.Delivery{To: unsafe.String(unsafe.SliceData(to), len(to)), Tenant: o.tenant, Frame: frame}); err != nil {
 			o.fail(seq, seq, err)
 		}

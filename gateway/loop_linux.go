@@ -20,6 +20,7 @@ import (
 
 	"github.com/monologue-go/monologue/internal/rawsock"
 	"github.com/monologue-go/monologue/internal/wsframe"
+	"github.com/monologue-go/monologue/relay"
 	"github.com/monologue-go/monologue/wire"
 )
 
@@ -104,8 +105,10 @@ type loop struct {
 	spareRead []*conn // again's other slice
 	taken     []loopTask
 	roundEnd  []func() // run before the round's frames are written (AtRoundEnd)
-	// frame is the parsed frame being handled: the integration keeps no
-	// Frame past Handle, so one serves every frame the loop handles.
+	// ev and frame are the event being handled and its parsed frame: the
+	// integration keeps neither past Handle, so one of each serves every
+	// frame the loop handles, and none is allocated.
+	ev        relay.Event
 	frame     wire.Frame
 	nextSweep int64
 	done      chan struct{}
@@ -116,6 +119,7 @@ type loop struct {
 	// parking in Go's netpoller on epfd through polled.
 	immediate LoopIntegration
 	polled    *os.File
+	polledRaw syscall.RawConn
 }
 
 type taskKind uint8
@@ -198,6 +202,12 @@ func (l *loop) pollInRuntime() error {
 		return fmt.Errorf("gateway: epoll descriptor: %w", err)
 	}
 	l.polled = os.NewFile(uintptr(dup), "epoll")
+	raw, err := l.polled.SyscallConn()
+	if err != nil {
+		_ = l.polled.Close()
+		return fmt.Errorf("gateway: epoll descriptor: %w", err)
+	}
+	l.polledRaw = raw
 	return nil
 }
 
@@ -375,13 +385,10 @@ func (l *loop) park(timeout int) int {
 	if timeout == 0 {
 		return l.pollNow()
 	}
-	rc, err := l.polled.SyscallConn()
-	if err == nil {
-		err = l.polled.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
-	}
+	err := l.polled.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
 	n := 0
 	if err == nil {
-		err = rc.Read(func(uintptr) bool {
+		err = l.polledRaw.Read(func(uintptr) bool {
 			n = l.pollNow()
 			return n > 0
 		})
@@ -644,18 +651,19 @@ func (l *loop) frames(c *conn) bool {
 		off += int(total)
 		switch h.OpCode {
 		case ws.OpText:
-			ev, valid := c.event(payload, &l.frame)
+			var valid bool
+			l.ev, valid = c.event(payload, &l.frame)
 			if !valid {
 				l.end(c, off, ending{status: closeInvalidPayload, reason: "text message is not valid UTF-8", initiated: true})
 				return false
 			}
-			if l.immediate != nil && !l.immediate.Immediate(&ev) {
+			if l.immediate != nil && !l.immediate.Immediate(&l.ev) {
 				// It would wait: the goroutine reader reads it again.
 				ws.Cipher(payload, h.Mask, 0)
 				l.handOff(c, off-int(total))
 				return false
 			}
-			c.serveEvent(l.ctx, &ev)
+			c.serveEvent(l.ctx, &l.ev)
 		case ws.OpBinary:
 			c.replyError(l.ctx, wire.CodeBadRequest, "binary frames are not supported: send text frames", nil)
 		case ws.OpPing:
