@@ -54,7 +54,7 @@ func TestLeanOpenMany(t *testing.T) {
 				default:
 				}
 			}
-			from := serverSideSources(t, srv.ready.URL)
+			from := serverSideSources(t, srv)
 			if total := from["127.0.0.2"] + from["127.0.0.3"] + from["127.0.0.4"]; total != n || len(from) != 3 {
 				t.Errorf("the server has connections from %v, want %d from 127.0.0.2 to .4", from, n)
 			}
@@ -434,17 +434,32 @@ func sockOpts(t *testing.T, c *net.TCPConn) socketOpts {
 	return o
 }
 
-// serverSideSources counts the established TCP connections to the server
-// of WebSocket URL u by their source address, from /proc/net/tcp.
-func serverSideSources(t *testing.T, u string) map[string]int {
+// serverSideSources counts the established TCP connections that srv's
+// process holds on its WebSocket port, by their source address, from
+// /proc/net/tcp. Only sockets among the process's descriptors count: the
+// tests of other packages, running beside this one, may hold a connection
+// whose local port is the same number.
+func serverSideSources(t *testing.T, srv *server) map[string]int {
 	t.Helper()
-	parsed, err := url.Parse(u)
+	parsed, err := url.Parse(srv.ready.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := strconv.Atoi(parsed.Port())
 	if err != nil {
 		t.Fatal(err)
+	}
+	fdDir := fmt.Sprintf("/proc/%d/fd", srv.cmd.Process.Pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(fdDir + "/" + fd.Name())
+		if inode, ok := strings.CutPrefix(target, "socket:["); err == nil && ok {
+			held[strings.TrimSuffix(inode, "]")] = true
+		}
 	}
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
@@ -453,7 +468,7 @@ func serverSideSources(t *testing.T, u string) map[string]int {
 	from := map[string]int{}
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) < 4 || f[3] != "01" || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", p)) {
+		if len(f) < 10 || f[3] != "01" || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", p)) || !held[f[9]] {
 			continue
 		}
 		var a uint32
