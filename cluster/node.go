@@ -71,6 +71,20 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // this node's NATS connection is down. It matches wire.ErrInternal.
 var ErrBackbone = wire.NewError(wire.CodeInternal, "the cluster backbone is unreachable")
 
+// The errors of a message to another node that may or may not have
+// arrived, with NATS reachable: each says to the client what happened. As
+// every internal error, they match ErrBackbone and wire.ErrInternal.
+var (
+	errLostInFlight = wire.NewError(wire.CodeInternal, "the node that holds the connection went away with the message in flight; it may have arrived")
+	errNotBackYet   = wire.NewError(wire.CodeInternal, "the node that holds the connection has not answered since the cluster backbone came back")
+)
+
+// errNoAnswer is the error of a message to another node that went
+// unanswered for d: it may have arrived.
+func errNoAnswer(d time.Duration) error {
+	return wire.NewError(wire.CodeInternal, "no answer within "+d.String()+" from the node that holds the connection; the message may have arrived")
+}
+
 // Node is one gateway node's membership of a cluster. It is safe for
 // concurrent use.
 type Node struct {

@@ -678,7 +678,7 @@ func (p *pipeline) sweepStream(st *stream) {
 			if left {
 				return goneError(r.to)
 			}
-			return fmt.Errorf("the node went away with the message in flight: %w", ErrBackbone)
+			return fmt.Errorf("cluster: node %s went away with the message in flight: %w", st.tag, errLostInFlight)
 		})
 	case time.Since(oldest) >= n.opts.RequestTimeout:
 		cutoff := time.Now().Add(-n.opts.RequestTimeout).UnixNano()
@@ -688,8 +688,9 @@ func (p *pipeline) sweepStream(st *stream) {
 			seq = st.records[i].seq
 		}
 		st.mu.Unlock()
+		noAnswer := errNoAnswer(n.opts.RequestTimeout)
 		p.resolve(st, seq, false, func(*record) error {
-			return fmt.Errorf("no report from node %s within %v: %w", st.tag, n.opts.RequestTimeout, ErrBackbone)
+			return fmt.Errorf("cluster: no report from node %s: %w", st.tag, noAnswer)
 		})
 	case time.Since(oldest) >= listenCheck && st.checking.CompareAndSwap(false, true):
 		// A node killed a moment ago drops what is sent to it without a

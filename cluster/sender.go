@@ -103,7 +103,9 @@ func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subj
 	case line.Err() != nil && line.left.Load():
 		return nil, goneError(connectionID)
 	case line.Err() != nil:
-		return nil, fmt.Errorf("the node went away with the request in flight: %w", ErrBackbone)
+		return nil, fmt.Errorf("cluster: node %s went away with the request in flight: %w", tag, errLostInFlight)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return nil, fmt.Errorf("cluster: node %s: %w", tag, errNoAnswer(n.opts.RequestTimeout))
 	}
 	return nil, errors.Join(ErrBackbone, err)
 }
@@ -156,7 +158,7 @@ func (n *Node) noResponders(tag wire.NodeTag, connectionID string) error {
 		n.peers.gone(tag)
 		return goneError(connectionID)
 	}
-	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, ErrBackbone)
+	return fmt.Errorf("cluster: node %s not reached since NATS came back: %w", tag, errNotBackYet)
 }
 
 // onDeliver hands a delivery from another node to the gateway, and answers
