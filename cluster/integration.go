@@ -10,8 +10,9 @@ import (
 )
 
 // Configure sets what a gateway needs to be this node: connection IDs with
-// the node's tag, the management API's reach to other nodes, and an
-// integration that runs the relay over the node's ports. The integration's
+// the node's tag, the management API's reach to other nodes, an
+// integration that runs the relay over the node's ports, and the node's
+// metrics (monologue_cluster_*) beside the gateway's. The integration's
 // Close, which the gateway's Shutdown calls after its last connection has
 // gone, leaves the cluster and then calls each of closers (the NATS
 // connection, the embedded server), in order.
@@ -26,6 +27,9 @@ func (n *Node) Configure(opts *gateway.Options, closers ...func() error) {
 		ro.Names = n.Names()
 		r := relay.New(ro)
 		n.pipe.deferrer = r // before Attach: nothing is sent before
+		if err := gw.RegisterMetrics(newMetrics(n)); err != nil {
+			return nil, err
+		}
 		if err := n.Attach(gw); err != nil {
 			return nil, err
 		}

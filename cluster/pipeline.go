@@ -335,6 +335,24 @@ func (p *pipeline) publish(st *stream) {
 	}
 }
 
+// outstanding returns how many deliveries to other nodes wait for their
+// report.
+func (p *pipeline) outstanding() int {
+	p.mu.Lock()
+	streams := make([]*stream, 0, len(p.streams))
+	for _, st := range p.streams {
+		streams = append(streams, st)
+	}
+	p.mu.Unlock()
+	n := 0
+	for _, st := range streams {
+		st.mu.Lock()
+		n += len(st.records) - st.head
+		st.mu.Unlock()
+	}
+	return n
+}
+
 func (p *pipeline) stream(tag wire.NodeTag) *stream {
 	p.mu.Lock()
 	defer p.mu.Unlock()

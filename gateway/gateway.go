@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/monologue-go/monologue/channels"
 	"github.com/monologue-go/monologue/names"
 	"github.com/monologue-go/monologue/relay"
@@ -123,6 +125,16 @@ func (g *Gateway) RelayOptions() relay.Options {
 // CountError counts one error frame with the given code in the errors
 // metric. The default integration calls it for every error it answers.
 func (g *Gateway) CountError(code wire.Code) { g.metrics.countError(code) }
+
+// RegisterMetrics adds c to the registry of the gateway's own metrics
+// (Options.Registerer, or the gateway's), so that GET /metrics serves it
+// with them: for an integration's metrics.
+func (g *Gateway) RegisterMetrics(c prometheus.Collector) error {
+	if err := g.metrics.registerer.Register(c); err != nil {
+		return fmt.Errorf("gateway: register metrics: %w", err)
+	}
+	return nil
+}
 
 // Handler returns the public listener's handler: the WebSocket at "/" and
 // "/{stage}", POST /channels/{channel} and GET /healthz.

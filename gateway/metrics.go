@@ -12,7 +12,8 @@ import (
 // metrics are the gateway's Prometheus metrics. Counters of the known label
 // values are looked up once, so counting costs no label hashing.
 type metrics struct {
-	gatherer prometheus.Gatherer
+	registerer prometheus.Registerer
+	gatherer   prometheus.Gatherer
 
 	connections prometheus.Gauge
 	opened      prometheus.Counter
@@ -92,6 +93,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
+	m.registerer = reg
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		m.gatherer = g
 	} else {
