@@ -22,8 +22,8 @@ import (
 // gateway's own metrics.
 func TestMetrics(t *testing.T) {
 	backbone := clustertest.StartNATS(t)
-	a := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: senderKeys})
-	b := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: senderKeys})
+	a := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: []string{deathKey}})
+	b := startNode(t, cluster.Options{Conn: backbone.Connect(t)}, gateway.Options{APIKeys: []string{deathKey}})
 	waitNodes(t, 2, a, b)
 
 	before := scrape(t, a)
@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	from, to := dialMetricsPeer(t, a), dialMetricsPeer(t, b)
+	from, to := dialNode(t, a.srv.URL), dialNode(t, b.srv.URL)
 	// 20 KiB of payload: far more than the heartbeats send meanwhile
 	// (some 150 bytes each, two a second).
 	const messages = 20
@@ -50,7 +50,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for range messages {
-		if got := to.read(t); !strings.Contains(got, payload) {
+		if got := to.read(5 * time.Second); !strings.Contains(got, payload) {
 			t.Fatalf("received %.80s…, want the payload", got)
 		}
 	}
@@ -72,36 +72,6 @@ func TestMetrics(t *testing.T) {
 	if got := back["monologue_cluster_backbone_reconnects_total"]; got < 1 {
 		t.Errorf("reconnects %v after NATS came back, want at least 1", got)
 	}
-}
-
-type metricsPeer struct {
-	ws *websocket.Conn
-	id string
-}
-
-func dialMetricsPeer(t *testing.T, n testNode) *metricsPeer {
-	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(n.srv.URL, http.Header{"X-Api-Key": {senderKeys[0]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	p := &metricsPeer{ws: ws}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("whoami")); err != nil {
-		t.Fatal(err)
-	}
-	p.id = p.read(t)
-	return p
-}
-
-func (p *metricsPeer) read(t *testing.T) string {
-	t.Helper()
-	_ = p.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := p.ws.ReadMessage()
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return string(data)
 }
 
 // scrape reads n's GET /metrics into samples by name and labels, as the
