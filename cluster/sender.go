@@ -87,6 +87,7 @@ func (s *sender) Send(ctx context.Context, d relay.Delivery) error {
 func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subject string, data []byte) (*nats.Msg, error) {
 	line := n.peers.lifeline(tag)
 	defer n.peers.release(tag, line)
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, n.opts.RequestTimeout)
 	defer cancel()
 	defer context.AfterFunc(line, cancel)()
@@ -104,7 +105,7 @@ func (n *Node) request(ctx context.Context, tag wire.NodeTag, connectionID, subj
 		return nil, goneError(connectionID)
 	case line.Err() != nil:
 		return nil, fmt.Errorf("cluster: node %s went away with the request in flight: %w", tag, errLostInFlight)
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded) && caller.Err() == nil: // not the caller's deadline: RequestTimeout's
 		return nil, fmt.Errorf("cluster: node %s: %w", tag, errNoAnswer(n.opts.RequestTimeout))
 	}
 	return nil, errors.Join(ErrBackbone, err)
